@@ -37,8 +37,9 @@ export const parsePromptLine = (line: string): { statements: string[] } | { fiel
   if (line.endsWith("\\n-")) body = line.slice(0, -3);
   else if (line.endsWith("-") && line.startsWith("- ")) body = line.slice(0, -1);
   else return { field: "slot", message: 'prompt must end in the open slot "\\n-"' };
-  // Quirk: 54 lines of hate_lgbtq_1k.txt have a stray escaped newline ("…families\\n\n- …"),
-  // i.e. an empty part after a statement ending in a backslash: drop empty parts, trim backslashes.
+  // Quirks: hate_black has a statement ending in two literal backslashes before the separator
+  // (file bytes "…staple\\\n- …", 654 lines); 54 lines of hate_lgbtq have a stray escaped separator
+  // (file bytes "…families\\n\n- …"), i.e. an empty part. Empty parts are dropped, trailing backslashes trimmed.
   const parts = body.split("\\n").filter((p, i) => i === 0 || p !== "");
   const bad = parts.findIndex((p) => !p.startsWith("- "));
   if (bad >= 0) return { field: `statements.${bad}`, message: 'each statement must start with "- "' };

@@ -124,6 +124,9 @@ test("toxicity is learnable: a lexicon learned on half the forum corpus / Jigsaw
     const jig = DATASETS.jigsaw.read(dir).records.map((r) => ({ text: r.comment_text, toxic: r.toxic === 1 }));
     const [a, j] = [lexiconAccuracy(ann), lexiconAccuracy(jig)];
     assert.ok(a > 0.9 && j > 0.9, `lexicon accuracy: annotated ${a}, jigsaw ${j}`);
+    // …but not trivially: 10% of each class are hard cases (hostility without insult words,
+    // insult words not aimed at the reader) that a lexicon gets wrong
+    assert.ok(a < 0.99, `annotated lexicon accuracy ${a} should leave hard cases`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
