@@ -9,10 +9,9 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Schema } from "effect";
-import { parseCsv } from "../csv.ts";
 import { DatasetReader, splitLines, type LoadedDataset, type ReadOptions } from "../dataset.ts";
 import { DatasetFileMissing } from "../errors.ts";
-import { NonEmpty } from "./lines.ts";
+import { NonEmpty, csvRecords } from "./lines.ts";
 
 export const TOXIGEN_PROMPTS_FORMAT = 1;
 export const TOXIGEN_ANNOTATED_FORMAT = 1;
@@ -113,27 +112,10 @@ const ANNOTATED_HEADER = ["text", "target_group", "factual?", "ingroup_effect", 
 export const readToxiGenAnnotated = (dataDir: string, opts: ReadOptions = {}): LoadedDataset<ToxiGenAnnotated> => {
   const r = new DatasetReader<ToxiGenAnnotated>("toxigen-annotated", dataDir, TOXIGEN_ANNOTATED_FORMAT, opts);
   const file = "toxigen/annotated/annotated_train.csv";
-  const text = r.text(file);
-  if (text === undefined) return r.finish();
-  const { rows, error } = parseCsv(text);
-  const header = rows[0]?.fields ?? [];
-  if (header.join(",") !== ANNOTATED_HEADER.join(",")) {
-    r.reject({ file, line: 1, field: "header", message: `expected header ${ANNOTATED_HEADER.join(",")}` });
-    return r.finish();
-  }
-  for (const row of rows.slice(1)) {
-    if (row.fields.length !== header.length) {
-      r.reject({ file, line: row.line, field: "record", message: `expected ${header.length} columns, found ${row.fields.length}` });
-      continue;
-    }
-    const raw = Object.fromEntries(header.map((h, i) => [h, row.fields[i]]));
+  for (const { line, raw } of csvRecords(r, file, ANNOTATED_HEADER)) {
     const decoded = decodeBytesLiteral(raw.text);
-    if (decoded === undefined) {
-      r.reject({ file, line: row.line, field: "text", message: "expected a Python bytes literal b'…' or b\"…\"" });
-      continue;
-    }
-    r.decode(ToxiGenAnnotated, { ...raw, text: decoded }, file, row.line);
+    if (decoded === undefined) r.reject({ file, line, field: "text", message: "expected a Python bytes literal b'…' or b\"…\"" });
+    else r.decode(ToxiGenAnnotated, { ...raw, text: decoded }, file, line);
   }
-  if (error) r.reject({ file, line: error.line, field: "csv", message: error.message });
   return r.finish();
 };
