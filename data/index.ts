@@ -4,7 +4,7 @@ export * from "./errors.ts";
 export { DATASETS, DATASET_NAMES, datasetPresent, isDatasetName, loadDataset, loadDatasetByName, resolveDataDir, type DatasetName, type DatasetRecords } from "./registry.ts";
 export { classifierExamples, generalExamples, toxicDomainExamples, toxicityPrompts } from "./corpora.ts";
 export { mixCorpora, regularisedExamples, type Domain, type Mix, type MixedExample, type MixOptions } from "./mix.ts";
-export { buildSynthetic, writeSynthetic, syntheticConfig, SyntheticConfig, SYNTHETIC_VERSION, type SyntheticWorld } from "./synthetic/generate.ts";
+export { buildSynthetic, ensureSynthetic, writeSynthetic, syntheticConfig, SyntheticConfig, SYNTHETIC_VERSION, type SyntheticWorld } from "./synthetic/generate.ts";
 export { MANIFEST, NOT_FETCHABLE, type ManifestEntry } from "./manifest.ts";
 export { fetchDatasets, type FetchOptions, type FetchProgress, type FetchedFile } from "./fetch.ts";
 export { dataCheck, dataFetch, checkPassed, type DataCheckReport, type DatasetCheck } from "./cli.ts";

@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DATASETS, DATASET_NAMES, datasetPresent } from "../../data/registry.ts";
-import { buildSynthetic, syntheticConfig, writeSynthetic } from "../../data/synthetic/generate.ts";
+import { buildSynthetic, ensureSynthetic, syntheticConfig, writeSynthetic } from "../../data/synthetic/generate.ts";
+import { statSync } from "node:fs";
 import { EVERYDAY } from "../../data/synthetic/everyday.ts";
 
 const world = buildSynthetic();
@@ -146,5 +147,23 @@ test("config: a bad size or an unknown key is InvalidDataOption naming the key",
   assert.throws(() => syntheticConfig({ people: -1 }), (e: { _tag: string; message: string }) => e._tag === "InvalidDataOption" && /synthetic\.people/.test(e.message));
   assert.throws(() => syntheticConfig({ toxicFraction: 2 }), (e: { _tag: string; message: string }) => e._tag === "InvalidDataOption" && /toxicFraction/.test(e.message));
   assert.throws(() => syntheticConfig({ peple: 3 } as never), (e: { _tag: string; message: string }) => e._tag === "InvalidDataOption" && /known keys: seed/.test(e.message));
+  assert.throws(() => syntheticConfig({ cities: 3 }), (e: { _tag: string; message: string }) => e._tag === "InvalidDataOption" && /capital/.test(e.message));
+  assert.throws(() => syntheticConfig({ rivers: 2 }), (e: { _tag: string; message: string }) => e._tag === "InvalidDataOption" && /synthetic\.rivers/.test(e.message));
   assert.equal(syntheticConfig({}).seed, 1234);
+});
+
+test("ensureSynthetic: one directory per config, written once and reused", () => {
+  const root = mkdtempSync(join(tmpdir(), "acft-syn-root-"));
+  try {
+    const small = { people: 50, cities: 20, inventions: 20, forumComments: 100, jigsawComments: 50, evalPrompts: 20, promptsPerFile: 5, piqaItems: 20, mmluTestPerSubject: 5 };
+    const a = ensureSynthetic(root, small);
+    const mtime = statSync(join(a, "wikitext-2/train.txt")).mtimeMs;
+    assert.equal(ensureSynthetic(root, small), a);
+    assert.equal(statSync(join(a, "wikitext-2/train.txt")).mtimeMs, mtime, "not rewritten");
+    const b = ensureSynthetic(root, { ...small, seed: 99 });
+    assert.notEqual(b, a);
+    assert.equal(DATASETS.mmlu.read(b).errors.length, 0);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
