@@ -46,3 +46,18 @@ test("data check on a dir with a bad record lists it (file, line, field) and fai
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("resolveDataDir: the flag wins, then ACFT_DATA_DIR, else undefined (= synthetic default)", async () => {
+  const { resolveDataDir } = await import("../../data/registry.ts");
+  const saved = process.env.ACFT_DATA_DIR;
+  try {
+    process.env.ACFT_DATA_DIR = "/env/dir";
+    assert.equal(resolveDataDir("/flag/dir"), "/flag/dir");
+    assert.equal(resolveDataDir(), "/env/dir");
+    delete process.env.ACFT_DATA_DIR;
+    assert.equal(resolveDataDir(), undefined);
+  } finally {
+    if (saved === undefined) delete process.env.ACFT_DATA_DIR;
+    else process.env.ACFT_DATA_DIR = saved;
+  }
+});
