@@ -17,7 +17,7 @@ test("data check --json without a data dir: last line is exactly {datasets:[{nam
     assert.match(d.digest, /^[0-9a-f]{64}$/);
     assert.deepEqual(d.errors, []);
   }
-  assert.deepEqual(parsed.datasets.map((d: { name: string }) => d.name), ["wikitext-2", "toxigen-prompts", "toxigen-annotated", "toxigen-safenlp", "jigsaw", "mmlu", "piqa"]);
+  assert.deepEqual(parsed.datasets.map((d: { name: string }) => d.name), ["wikitext-2", "toxigen-prompts", "toxigen-annotated", "toxigen-safenlp", "jigsaw", "mmlu", "piqa", "arc-easy", "arc-challenge", "winogrande"]);
   assert.ok(checkPassed(report));
   // the synthetic default is deterministic, so is its report
   const again = await dataCheck({ json: true, log: () => {} });
