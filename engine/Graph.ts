@@ -139,8 +139,8 @@ const topoOrder = (raw: RawNode[]): RawNode[] => {
     path.push(cur.id);
     cur = byId.get(deps(cur).find((d) => !done.has(d))!)!;
   }
-  const cycle = [...path.slice(path.indexOf(cur.id)), cur.id];
-  throw new CycleError({ message: `the pipeline has a cycle: ${cycle.join(" → ")}`, cycle });
+  const cycle = [...path.slice(path.indexOf(cur.id)), cur.id].reverse(); // in data-flow order: a feeds b feeds …
+  throw new CycleError({ message: `the pipeline has a cycle (each feeds the next): ${cycle.join(" → ")}; break it by removing one of these inputs`, cycle });
 };
 
 /** Plan a pipeline: pure (no I/O besides the pipeline's own `build`). */
