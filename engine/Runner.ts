@@ -241,7 +241,7 @@ class Scheduler {
       if (!announced) (announced = true), this.emit({ type: "wait", id: n.id, holder: who });
       if (performance.now() - t0 > timeout)
         throw new LockTimeout({
-          message: `instance ${n.id}: waited ${Math.round(timeout / 1000)} s for ${who}, which computes the same key; rerun later or raise --lock-timeout`,
+          message: `instance ${n.id}: waited ${(timeout / 1000).toFixed(timeout < 10_000 ? 1 : 0)} s for ${who}, which computes the same key; rerun later or raise --lock-timeout`,
           key, holder: who,
         });
       await sleep(150);
