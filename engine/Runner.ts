@@ -114,7 +114,15 @@ export class Engine {
     const t0 = performance.now();
     this.db.markInterrupted(pidAlive);
     const runId = this.db.startRun(plan.pipeline, opts.command ?? `run ${plan.pipeline}`);
-    const results = await new Scheduler(this, plan, runId, opts).all();
+    // Ctrl-C / SIGTERM: record the run as interrupted (forked workers exit when the parent goes away).
+    const onSignal = (sig: NodeJS.Signals) => {
+      this.db.markRunInterrupted(runId);
+      process.exit(sig === "SIGINT" ? 130 : 143);
+    };
+    process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+    const results = await new Scheduler(this, plan, runId, opts).all().finally(() => {
+      process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+    });
     const seconds = (performance.now() - t0) / 1000;
     const count = (s: InstanceStatus) => results.filter((r) => r.status === s).length;
     const failed = count("failed");
