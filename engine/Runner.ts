@@ -51,6 +51,8 @@ export interface RunOptions {
 }
 
 const WORKER = new URL("./Worker.ts", import.meta.url);
+/** tsx resolved from here, not from the cwd, so `acft` works from any directory. */
+const TSX = import.meta.resolve("tsx");
 const HEARTBEAT_MS = 2000;
 const STALE_LOCK_MS = 30_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -66,7 +68,7 @@ interface Produced {
 /** Run a stage job in a child process (`fork` with tsx), relaying its messages to `sink`. */
 export const forkJob = (job: Job, sink: Sink): Promise<JobResult> =>
   new Promise((resolve, reject) => {
-    const child = fork(WORKER, [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced" });
+    const child = fork(WORKER, [], { execArgv: ["--import", TSX], stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced" });
     const stderr: string[] = [];
     let settled = false;
     const lines = (buf: Buffer, keep?: string[]) =>
@@ -213,7 +215,7 @@ class Scheduler {
       await this.compute(n, key, parts, inputs, t0);
       return true;
     } catch (e) {
-      this.fail(n, n.stage.name, (performance.now() - t0) / 1000, e, key, parts);
+      this.fail(n, n.stage.name, Math.round(performance.now() - t0) / 1000, e, key, parts);
       return false;
     } finally {
       if (beat) clearInterval(beat);
@@ -286,7 +288,7 @@ class Scheduler {
       };
       const r = n.stage.process === "inline" ? await executeStage(n.stage, job, sink, outDir) : await forkJob(job, sink);
       const put = r.text !== undefined ? store.putValue(r.text) : store.putDirectory(outDir());
-      const seconds = (performance.now() - t0) / 1000;
+      const seconds = Math.round(performance.now() - t0) / 1000;
       const sourceKeys = Object.fromEntries(Object.entries(inputs).map(([k, p]) => [k, p.key]));
       db.commitSuccess({ runId: this.runId, instanceId: n.id, stage: n.stage.name, key, keyParts: parts, kind: n.stage.output.kind,
         digest: put.digest, bytes: put.bytes, tables, sourceKeys, startedAt, seconds });

@@ -87,7 +87,7 @@ export const smoke = definePipeline({
     factors: param(Schema.Array(Schema.Number), [1, 2, 3], "the sweep over scale factors"),
   }),
   build: (p, params) => {
-    const xs = p.add(count, { params: { n: params.size } });
+    const xs = p.add(count, { id: "count", params: { n: params.size } });
     const sq = p.add(square, { inputs: { xs } });
     const dir = p.add(shard, { inputs: { xs: sq } });
     for (const { factor } of p.sweep({ factor: params.factors })) p.add(scale, { params: { factor }, inputs: { shards: dir } });
