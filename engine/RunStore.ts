@@ -149,6 +149,11 @@ export class RunStore {
     return this.db.prepare("SELECT * FROM cache WHERE instance_id=? ORDER BY created_at DESC, rowid DESC LIMIT 1").get(instanceId) as CacheEntry | undefined;
   }
 
+  /** The newest cache entry of any instance of `stage` (ids derived from params change with them). */
+  lastForStage(stage: string): CacheEntry | undefined {
+    return this.db.prepare("SELECT * FROM cache WHERE stage=? ORDER BY created_at DESC, rowid DESC LIMIT 1").get(stage) as CacheEntry | undefined;
+  }
+
   /** Record a success atomically: cache entry, result tables and the execution row. */
   commitSuccess(e: {
     runId: number; instanceId: string; stage: string; key: string; keyParts: unknown; kind: "value" | "directory";

@@ -91,5 +91,10 @@ test("two concurrent runs on one store: each instance is executed exactly once",
   const ran = db.db.prepare("SELECT instance_id, count(*) AS n FROM executions WHERE status='ran' GROUP BY instance_id").all();
   assert.deepEqual(ran, [{ instance_id: "s1", n: 1 }, { instance_id: "s2", n: 1 }, { instance_id: "total", n: 1 }]);
   assert.deepEqual(db.db.prepare("SELECT * FROM locks").all(), [], "locks are released");
+  // progress, metrics and table rows travel from the forked workers over IPC
+  assert.match(a.stderr + b.stderr, /10\/10 ticks/);
+  assert.deepEqual(db.db.prepare("SELECT instance_id, name, value, step FROM metrics WHERE name = 'slept_ms' ORDER BY instance_id").all(),
+    [{ instance_id: "s1", name: "slept_ms", value: 50, step: 1 }, { instance_id: "s2", name: "slept_ms", value: 50, step: 1 }]);
+  assert.deepEqual(db.tables().sleeps.map((r) => [r.method, r.instance_id]).sort(), [["sleepy-1", "s1"], ["sleepy-2", "s2"]]);
   db.close();
 });
