@@ -17,6 +17,8 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 type Values = Record<string, string | boolean | Array<string | boolean> | undefined>;
 
 export interface CommandContext {
+  /** The full command line given to runCli. */
+  readonly argv: ReadonlyArray<string>;
   readonly root: string;
   readonly values: Values;
   readonly positionals: ReadonlyArray<string>;
@@ -90,7 +92,7 @@ const runCommand: Command = {
       jobs: intFlag(ctx.values.jobs, "jobs", 1),
       keepGoing: Boolean(ctx.values["keep-going"]),
       lockTimeoutMs: (intFlag(ctx.values["lock-timeout"], "lock-timeout", 1) ?? 7200) * 1000,
-      command: `run ${process.argv.slice(3).join(" ")}`.trim(),
+      command: ctx.argv.join(" "),
       onEvent: display.onEvent,
     });
     display.close();
@@ -240,7 +242,7 @@ export const runCli = async (argv: ReadonlyArray<string>, cfg: CliConfig): Promi
     for (const g of globals) if (values[g.name] !== undefined) g.apply(values[g.name] as string | boolean);
     const root = resolve((values.store as string | undefined) ?? process.env.ACFT_HOME ?? cfg.defaultStore ?? "results");
     const ctx: CommandContext = {
-      root, values, positionals: parsed.positionals.slice(1), json, pipelines, out: io.out, err: io.err, tty: io.tty,
+      argv, root, values, positionals: parsed.positionals.slice(1), json, pipelines, out: io.out, err: io.err, tty: io.tty,
       engine: () => (engine ??= new Engine(root)),
       plan: (pname) => {
         const p = pipelines.get(pname);

@@ -148,13 +148,15 @@ class Scheduler {
     const jobs = Math.max(1, this.opts.jobs ?? availableParallelism());
     const waiting = new Map(this.plan.nodes.map((n) => [n.id, n.kind === "stage" ? new Set(Object.values(n.inputs)) : new Set<string>()]));
     const ready = this.plan.nodes.filter((n) => waiting.get(n.id)!.size === 0);
+    const users = new Map<string, PlanNode[]>(this.plan.nodes.map((n) => [n.id, []]));
+    for (const n of this.plan.nodes) for (const d of waiting.get(n.id)!) users.get(d)!.push(n);
     let running = 0;
     await new Promise<void>((allDone) => {
       const finished = (n: PlanNode, ok: boolean) => {
         running--;
-        for (const m of this.plan.nodes) {
+        for (const m of users.get(n.id)!) {
           const deps = waiting.get(m.id)!;
-          if (!deps.delete(n.id)) continue;
+          deps.delete(n.id);
           if (!ok) this.skip(m, n.id, waiting);
           else if (deps.size === 0 && !this.results.has(m.id)) ready.push(m);
         }
@@ -165,7 +167,9 @@ class Scheduler {
         while (!this.stopped && running < jobs && ready.length > 0) {
           const n = ready.shift()!;
           running++;
-          this.one(n).then((ok) => finished(n, ok));
+          this.one(n)
+            .catch((e) => (this.fail(n, n.kind === "stage" ? n.stage.name : "external", 0, e, undefined, undefined), false))
+            .then((ok) => finished(n, ok));
         }
         if (running === 0) allDone();
       };
