@@ -12,6 +12,7 @@ import type { AnyPipeline } from "./Pipeline.ts";
 import { formatSeconds, makeDisplay } from "./Progress.ts";
 import { Engine } from "./Runner.ts";
 import { status } from "./Status.ts";
+import { asParams, describeParams, type ParamInfo } from "./Params.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 type Values = Record<string, string | boolean | Array<string | boolean> | undefined>;
@@ -195,7 +196,26 @@ const gcCommand: Command = {
   },
 };
 
-export const builtinCommands: ReadonlyArray<Command> = [runCommand, statusCommand, dagCommand, runsCommand, tablesCommand, gcCommand];
+const paramsCommand: Command = {
+  name: "params",
+  summary: "list the params a pipeline and its stages accept (--set keys), with types, defaults and descriptions",
+  usage: "acft params <pipeline> [--json]",
+  options: {},
+  run: async (ctx) => {
+    const name = pipelineArg(ctx, "params");
+    const p = ctx.plan(name);
+    const groups: Array<[string, ParamInfo[]]> = [[name, describeParams(asParams(ctx.pipelines.get(name)!.params))]];
+    const seen = new Set<string>();
+    for (const n of p.nodes)
+      if (n.kind === "stage" && !seen.has(n.stage.name)) seen.add(n.stage.name), groups.push([n.stage.name, describeParams(asParams(n.stage.params))]);
+    if (ctx.json) return ctx.out(JSON.stringify(Object.fromEntries(groups)) + "\n"), 0;
+    for (const [g, ps] of groups)
+      for (const i of ps) ctx.out(`${`${g}.${i.name}`.padEnd(28)} ${i.type.padEnd(12)} default ${JSON.stringify(i.default)}  — ${i.description}\n`);
+    return 0;
+  },
+};
+
+export const builtinCommands: ReadonlyArray<Command> = [runCommand, statusCommand, dagCommand, paramsCommand, runsCommand, tablesCommand, gcCommand];
 
 const help = (commands: ReadonlyArray<Command>, globals: ReadonlyArray<GlobalOption>, pipelines: ReadonlyArray<AnyPipeline>): string =>
   [

@@ -114,3 +114,12 @@ test("extension points: extra command groups and global flags", async () => {
   const h = await cli(["--help"], { commands: [data] });
   assert.match(h.out, /acft data check/);
 });
+
+test("params lists every --set key with its type, default and description", async () => {
+  const r = await cli(["params", "chain", "--json"]);
+  const j = r.json();
+  assert.deepEqual(Object.keys(j), ["chain", "emit", "add", "parity", "double", "writeDir", "readDir"]);
+  assert.deepEqual(j.writeDir, [{ name: "files", description: "files to write", type: "Int", default: 3 }]);
+  const t = await cli(["params", "chain"]);
+  assert.match(t.out, /chain\.a\s+number\s+default 1 +— first number/);
+});
