@@ -91,10 +91,11 @@ test("runs lists runs; gc frees artifacts no recent run or current plan referenc
   assert.deepEqual(runs.json().runs.map((r: any) => [r.run_id, r.status]), [[2, "succeeded"], [1, "succeeded"]]);
   const keepAll = await cli(["gc", "--store", store, "--json"]);
   assert.equal(keepAll.json().removed, 0);
-  // keep only the last run: run 1's a, sum and dir artifacts go (b, par/dbl, read outputs are shared)
+  // keep only the current plan (a=1): values 1, 2, 3, 6 and dir(3) stay; run 2's 11, 13, 26 and dir(13) go
   const g = await cli(["gc", "--store", store, "--keep-runs", "0", "--json"]);
-  assert.ok(g.json().removed >= 2, JSON.stringify(g.json()));
-  assert.ok(g.json().freedBytes > 0);
+  assert.equal(g.json().removed, 4, JSON.stringify(g.json()));
+  assert.equal(g.json().kept, 5);
+  assert.equal(g.json().freedBytes, 6 + 5, 'values "11" "13" "26" + dir files "0" "13" "26"');
   const st = await cli(["status", "chain", "--store", store, "--json"]);
   assert.ok(st.json().instances.every((i: any) => i.status === "cached"), "the current plan's artifacts are kept");
 });
