@@ -212,7 +212,7 @@ class Scheduler {
     const token = randomUUID();
     let beat: NodeJS.Timeout | undefined;
     try {
-      if (await this.lock(n, key, token, t0)) return true; // another process produced it meanwhile
+      if (await this.lock(n, key, parts, token, t0)) return true; // another process produced it meanwhile
       beat = setInterval(() => this.engine.db.heartbeat(key, token), HEARTBEAT_MS);
       beat.unref();
       if (this.hit(n, key, parts)) return true;
@@ -245,7 +245,7 @@ class Scheduler {
   }
 
   /** Take the per-key lock, waiting for another holder; true when the holder's result turned up meanwhile. */
-  private async lock(n: Extract<PlanNode, { kind: "stage" }>, key: string, token: string, t0: number): Promise<boolean> {
+  private async lock(n: Extract<PlanNode, { kind: "stage" }>, key: string, parts: KeyParts, token: string, t0: number): Promise<boolean> {
     const timeout = this.opts.lockTimeoutMs ?? 2 * 3600_000;
     let announced = false;
     for (;;) {
@@ -260,7 +260,7 @@ class Scheduler {
         });
       await sleep(150);
       const entry = this.engine.db.cacheGet(key);
-      if (entry && this.engine.store.has(entry.output_kind, entry.output_digest)) return this.hit(n, key, { ...JSON.parse(entry.key_parts) });
+      if (entry && this.engine.store.has(entry.output_kind, entry.output_digest)) return this.hit(n, key, parts);
     }
   }
 

@@ -1,7 +1,7 @@
 // `status`: which instances are cached and, for the stale ones, exactly why — without running anything.
 import { digestExternal } from "./ArtifactStore.ts";
 import type { Plan } from "./Graph.ts";
-import { codeOf, explain, keyOf, type KeyParts } from "./Keys.ts";
+import { codeOf, explain, keyOf, readKeyParts, type KeyParts } from "./Keys.ts";
 import type { Engine } from "./Runner.ts";
 
 export interface InstanceStatus {
@@ -36,7 +36,7 @@ export const status = (engine: Engine, plan: Plan): InstanceStatus[] => {
     // Compare with this instance's last result, else with the stage's latest (its id may have changed).
     const own = engine.db.lastForInstance(n.id);
     const prevEntry = own ?? engine.db.lastForStage(n.stage.name);
-    const prev = prevEntry ? (JSON.parse(prevEntry.key_parts) as KeyParts) : undefined;
+    const prev = prevEntry ? readKeyParts(prevEntry.key_parts) : undefined;
     const vs = own === undefined && prevEntry ? [`new instance id; compared with ${prevEntry.instance_id}:`] : [];
     if (staleUp.length > 0) {
       const why = staleUp.map(([name, src]) =>
