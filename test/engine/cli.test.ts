@@ -1,13 +1,16 @@
 // The CLI in-process: --json shapes, tables, dag, status --explain, gc, errors and extension points.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli, type Command } from "../../engine/Cli.ts";
+import { Schema } from "effect";
+import { definePipeline, type AnyPipeline } from "../../engine/Pipeline.ts";
 import { fixturePipelines } from "./fixtures/pipelines.ts";
+import { parity } from "./fixtures/stages.ts";
 import { tempDir } from "./helpers.ts";
 
-const cli = async (args: string[], extra: { commands?: Command[]; globalOptions?: any[] } = {}) => {
+const cli = async (args: string[], extra: { commands?: Command[]; globalOptions?: any[]; pipelines?: AnyPipeline[] } = {}) => {
   let out = "", err = "";
   const code = await runCli(args, { pipelines: fixturePipelines, ...extra, io: { out: (s) => void (out += s), err: (s) => void (err += s), tty: false } });
   return { code, out, err, json: () => JSON.parse(out.trim().split("\n").at(-1)!) };
@@ -123,4 +126,31 @@ test("params lists every --set key with its type, default and description", asyn
   assert.deepEqual(j.writeDir, [{ name: "files", description: "files to write", type: "Int", default: 3 }]);
   const t = await cli(["params", "chain"]);
   assert.match(t.out, /chain\.a\s+number\s+default 1 +— first number/);
+});
+
+test("bad params, unknown key, cycle, missing input: a typed error naming the culprit, nothing written", async () => {
+  const cyclic = definePipeline({
+    name: "cyclic", description: "", params: Schema.Struct({}),
+    build: (p) => void p.add(parity, { id: "y", inputs: { x: p.add(parity, { id: "x", inputs: { x: p.ref("y") } }) } }),
+  });
+  const dangling = definePipeline({
+    name: "dangling", description: "", params: Schema.Struct({}),
+    build: (p) => void p.add(parity, { id: "lonely", inputs: { x: p.ref("nowhere") } }),
+  });
+  const pipelines = [...fixturePipelines, cyclic, dangling];
+  const store = tempDir();
+  const cases: Array<[string[], string, RegExp]> = [
+    [["run", "chain", "--set", "a.value=x"], "DecodeError", /invalid a params:\n  - a params\.value: Expected number, actual "x"/],
+    [["run", "chain", "--set", "a.nope=1"], "UnknownOverrideKey", /--set a\.nope: unknown key/],
+    [["run", "cyclic"], "CycleError", /cycle \(each feeds the next\): (x → y → x|y → x → y)/],
+    [["run", "dangling"], "MissingInput", /instance lonely: input "x" refers to "nowhere"/],
+  ];
+  for (const [args, tag, message] of cases) {
+    const r = await cli([...args, "--store", store, "--json"], { pipelines });
+    assert.equal(r.code, 1, args.join(" "));
+    assert.equal(r.json().error._tag, tag);
+    assert.match(r.json().error.message, message);
+  }
+  // planning fails before the store is opened: no database, no artifact directory
+  assert.deepEqual(readdirSync(store), []);
 });
