@@ -98,3 +98,19 @@ test("two concurrent runs on one store: each instance is executed exactly once",
   assert.deepEqual(db.tables().sleeps.map((r) => [r.method, r.instance_id]).sort(), [["sleepy-1", "s1"], ["sleepy-2", "s2"]]);
   db.close();
 });
+
+test("independent forked stages run at the same time in separate processes (--jobs 2)", async () => {
+  const root = tempDir(), gate = join(root, "gate");
+  const pidFile = join(root, "s1.pid");
+  // both sleepers wait for the gate: run serially, s2 could not start before s1 finished
+  const a = start(["run", "slow", "--store", root, "--json", "--jobs", "2", "--set", "slow.ms=50", "--set", `slow.gate=${gate}`, "--set", `slow.pidFile=${pidFile}`]);
+  await until(() => a.stderr.includes("▶ s1 ") && a.stderr.includes("▶ s2 ") && existsSync(pidFile), "both sleepers to start");
+  assert.ok(pidAlive(Number(readFileSync(pidFile, "utf8"))));
+  writeFileSync(gate, "");
+  assert.equal(await a.done, 0, a.stderr);
+  const db = new RunStore(root);
+  const rows = db.db.prepare("SELECT instance_id, started_at, finished_at FROM executions WHERE instance_id IN ('s1','s2') ORDER BY instance_id").all() as Array<{ started_at: string; finished_at: string }>;
+  db.close();
+  const [s1, s2] = rows.map((r) => [Date.parse(r.started_at), Date.parse(r.finished_at)]);
+  assert.ok(s1[0] < s2[1] && s2[0] < s1[1], `intervals overlap: ${JSON.stringify(rows)}`);
+});
