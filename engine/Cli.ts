@@ -234,6 +234,9 @@ const help = (commands: ReadonlyArray<Command>, globals: ReadonlyArray<GlobalOpt
     `Pipelines: ${pipelines.map((p) => `${p.name} — ${p.description}`).join("\n           ")}`,
   ].join("\n") + "\n";
 
+const isTagged = (e: unknown): e is { readonly _tag: string; readonly message: string } =>
+  typeof e === "object" && e !== null && typeof (e as { _tag?: unknown })._tag === "string" && typeof (e as { message?: unknown }).message === "string";
+
 /** Run the CLI; returns the exit code (0 ok, 1 failed stages or errors, 2 usage errors). */
 export const runCli = async (argv: ReadonlyArray<string>, cfg: CliConfig): Promise<number> => {
   const io = cfg.io ?? { out: (s: string) => void process.stdout.write(s), err: (s: string) => void process.stderr.write(s), tty: Boolean(process.stdout.isTTY) };
@@ -273,7 +276,8 @@ export const runCli = async (argv: ReadonlyArray<string>, cfg: CliConfig): Promi
     };
     return await cmd.run(ctx);
   } catch (e) {
-    if (!isEngineError(e)) throw e;
+    // Typed errors of any area (a `_tag` and a message) are the user's to fix: print them, no stack.
+    if (!isEngineError(e) && !isTagged(e)) throw e;
     if (json) io.out(JSON.stringify({ error: { _tag: e._tag, message: e.message } }) + "\n");
     io.err(`acft: ${e.message}\n`);
     return e._tag === "UsageError" ? 2 : 1;

@@ -115,6 +115,14 @@ test("extension points: extra command groups and global flags", async () => {
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, "data check deep=true\n");
   assert.equal(backend, "wasm");
+  const failing: Command = {
+    name: "explode", summary: "", usage: "acft explode",
+    run: async () => { throw Object.assign(new Error("ChecksumMismatch: data/x.csv has sha256 abc, expected def; rerun acft data fetch"), { _tag: "ChecksumMismatch" }); },
+  };
+  const x = await cli(["explode", "--json"], { commands: [failing] });
+  assert.equal(x.code, 1);
+  assert.deepEqual(x.json().error._tag, "ChecksumMismatch");
+  assert.match(x.err, /^acft: ChecksumMismatch: data\/x\.csv/);
   const h = await cli(["--help"], { commands: [data] });
   assert.match(h.out, /acft data check/);
 });
