@@ -79,9 +79,11 @@ export const generateIds = (p: LMParams, c: LMConfig, prompts: number[][], o: Ge
       });
       disposeKVCache(cache);
       cache = useCache ? kvCache : undefined;
-      const rows = logits.arraySync();
+      const V = logits.shape[1];
+      const flat = logits.dataSync();
       logits.dispose();
-      rows.forEach((row, b) => {
+      seqs.forEach((_, b) => {
+        const row = flat.subarray(b * V, (b + 1) * V);
         if (done[b]) { seqs[b].push(padId); return; } // keep shapes; never read
         const tok = sampleToken(row, o, rng);
         seqs[b].push(tok);
