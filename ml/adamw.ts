@@ -47,7 +47,7 @@ export const makeAdamW = (vars: Record<string, tf.Variable>, cfg: AdamWConfig): 
       for (const [name, p] of Object.entries(vars)) {
         const g = grads[name];
         if (!g) continue; // frozen or unused in this loss
-        o.adamwUpdate(p, g, m[name], s[name], { lr, b1, b2, c1, c2, eps, wd: wd > 0 && decays(name, p) ? wd : 0 });
+        o.adamwUpdate(p, g, m[name], s[name], { lr, b1, b2, t, c1, c2, eps, wd: wd > 0 && decays(name, p) ? wd : 0 });
       }
     },
     getState: () => ({

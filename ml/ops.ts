@@ -29,12 +29,13 @@ export interface OpsImpl {
   logSoftmax(logits: tf.Tensor): tf.Tensor;
   /**
    * One AdamW update of a variable in place (ml/adamw.ts documents the maths): m, v are its moment
-   * variables; c1 = 1 - b1^t, c2 = 1 - b2^t are the bias corrections; wd = 0 for no decay.
+   * variables; t is the 1-based update count, c1 = 1 - b1^t, c2 = 1 - b2^t the bias corrections;
+   * wd = 0 for no decay. (p - lr (adam + wd p) = p (1 - lr wd) - lr adam: PyTorch's AdamW.)
    */
   adamwUpdate(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, h: AdamWHyper): void;
 }
 
-export interface AdamWHyper { lr: number; b1: number; b2: number; c1: number; c2: number; eps: number; wd: number }
+export interface AdamWHyper { lr: number; b1: number; b2: number; t: number; c1: number; c2: number; eps: number; wd: number }
 
 /** A large negative finite score: exp underflows to 0 yet an all-masked row stays finite. */
 export const MASKED = -1e9;
