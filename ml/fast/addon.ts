@@ -3,7 +3,7 @@
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { FastBackendError } from "./errors.ts";
+import { BackendError } from "../errors.ts";
 
 type F32 = Float32Array;
 type I32 = Int32Array;
@@ -44,13 +44,12 @@ export const addonPath = fileURLToPath(new URL("./native/build/Release/acft_fast
 
 let cached: NativeAddon | undefined;
 
-/** Loads the addon once; throws FastBackendError saying how to build it when it is missing/broken. */
+/** Loads the addon once; throws BackendError saying how to build it when it is missing/broken. */
 export const loadAddon = (): NativeAddon => {
   if (cached) return cached;
   if (!existsSync(addonPath)) {
-    throw new FastBackendError({
-      backend: "acft",
-      reason: "not-built",
+    throw new BackendError({
+      backend: "fast",
       message: `the native addon ${addonPath} is not built; run \`node scripts/build-native.mjs\` ` +
         "(needs python3, make and g++) or use the stock tfjs backends",
     });
@@ -59,9 +58,8 @@ export const loadAddon = (): NativeAddon => {
     cached = createRequire(import.meta.url)(addonPath) as NativeAddon;
     return cached;
   } catch (e) {
-    throw new FastBackendError({
-      backend: "acft",
-      reason: "load-failed",
+    throw new BackendError({
+      backend: "fast",
       message: `the native addon ${addonPath} does not load (${String((e as Error).message).split("\n")[0]}); ` +
         "rebuild it with `node scripts/build-native.mjs`",
     });

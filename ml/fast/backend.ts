@@ -5,7 +5,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { loadAddon } from "./addon.ts";
-import { FastBackendError } from "./errors.ts";
+import { BackendError } from "../errors.ts";
+import { setOpsImpl } from "../ops.ts";
+import { fastOps } from "./ops.ts";
 import { fusedKernels } from "./kernels/fused.ts";
 import { mathKernels } from "./kernels/math.ts";
 import { shapeKernels } from "./kernels/shape.ts";
@@ -21,19 +23,19 @@ let registered = false;
 
 /**
  * Registers the "acft" backend (idempotent) and returns its name; it does not switch to it
- * (`await tf.setBackend(name)`). Throws FastBackendError when the addon is missing or broken.
+ * (`await tf.setBackend(name)`). Throws BackendError when the addon is missing or broken.
  */
 export const registerFastBackend = async (): Promise<string> => {
   const native = loadAddon();
   if (registered) return FAST_BACKEND;
   const cpuKernels = tf.getKernelsForBackend("cpu");
   if (cpuKernels.length === 0) {
-    throw new FastBackendError({ backend: FAST_BACKEND, reason: "no-cpu-kernels",
+    throw new BackendError({ backend: "fast",
       message: "the tfjs cpu kernels are not registered; import @tensorflow/tfjs before ml/fast" });
   }
   // Priority 0: never chosen implicitly over cpu/wasm; the caller opts in with tf.setBackend.
   if (!tf.registerBackend(FAST_BACKEND, () => new MathBackendCPU(), 0)) {
-    throw new FastBackendError({ backend: FAST_BACKEND, reason: "name-taken",
+    throw new BackendError({ backend: "fast",
       message: `a tfjs backend named "${FAST_BACKEND}" is already registered by someone else` });
   }
   const overrides = { ...mathKernels(), ...shapeKernels() };
@@ -50,13 +52,27 @@ export const registerFastBackend = async (): Promise<string> => {
   return FAST_BACKEND;
 };
 
+/**
+ * Registers and switches to the "acft" backend and routes ml/ops.ts's hot ops to the fused
+ * kernels (setOpsImpl(fastOps)). Returns the backend name. Undo with ml/ops.ts resetOpsImpl()
+ * before switching to another backend: the fused kernels exist on "acft" only.
+ */
+export const activateFastPath = async (): Promise<string> => {
+  const name = await registerFastBackend();
+  if (!(await tf.setBackend(name))) {
+    throw new BackendError({ backend: "fast", message: `tf.setBackend("${name}") failed to initialise the fast backend` });
+  }
+  setOpsImpl(fastOps);
+  return name;
+};
+
 /** Threads the native kernels use (default: all cores, at most 8). */
 export const setFastThreads = (n: number): void => {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`setFastThreads: n must be an integer >= 1 (got ${n})`);
   loadAddon().setNumThreads(n);
 };
 
-/** What the addon was built for, e.g. { isa: "avx512", threads: 2 }; throws FastBackendError if absent. */
+/** What the addon was built for, e.g. { isa: "avx512", threads: 2 }; throws BackendError if absent. */
 export const fastInfo = (): { isa: string; threads: number } => {
   const native = loadAddon();
   return { isa: native.isa(), threads: native.numThreads() };

@@ -3,6 +3,7 @@
 // registered there) and keep the references' signatures and maths, up to float32 rounding.
 import * as tf from "@tensorflow/tfjs";
 import { FUSED } from "./kernels/fused.ts";
+import type { OpsImpl } from "../ops.ts";
 
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: Record<string, unknown> = {}): tf.Tensor[] => {
   const r = tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap);
@@ -109,8 +110,8 @@ export const causalAttention = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
   return (keyBias ? f(q, k, v, keyBias) : f(q, k, v)) as tf.Tensor4D;
 };
 
-/** The fused ops, shaped as a Partial<OpsImpl> of ml/ops.ts (pass to setOpsImpl). */
-export const fastOps = {
+/** The fused ops for ml/ops.ts setOpsImpl (linear stays the reference: it is native BatchMatMul + Add). */
+export const fastOps: Partial<OpsImpl> = {
   layerNorm,
   gelu,
   causalAttention,

@@ -83,7 +83,9 @@ const reduction = (op: number): FastImpl => ({ inputs, attrs, backend }, native)
   const { x } = inputs;
   const xv = f32(backend, x);
   if (!xv || xv.length === 0) return null;
-  const axes = tf.util.parseAxisParam(attrs?.axis as number | number[], x.shape).sort((p, q) => p - q);
+  // Sum/Mean name the axes `axis`, Max names them `reductionIndices`.
+  const axis = (attrs?.axis ?? attrs?.reductionIndices) as number | number[];
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
   if (axes.some((ax, i) => i > 0 && ax !== axes[i - 1] + 1)) return null;
   const a0 = axes.length ? axes[0] : 0, a1 = axes.length ? axes[axes.length - 1] : -1;
   const outer = size(x.shape.slice(0, a0)), red = size(x.shape.slice(a0, a1 + 1)), inner = size(x.shape.slice(a1 + 1));

@@ -5,11 +5,14 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 namespace acft {
 
 static inline float vexp(float x) {
-  float xc = fminf(fmaxf(x, -87.0f), 88.0f);
+  // exp(x) overflows above 88.7228 and is 0 below -103.97 in float32; in between the scale 2^n
+  // is applied as 2^n1 * 2^n2 (n1 = n >> 1) so subnormal results round exactly as expf's do.
+  float xc = fminf(fmaxf(x, -104.0f), 88.7228394f);
   float n = floorf(xc * 1.44269504088896341f + 0.5f);
   float r = xc - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;
@@ -20,11 +23,15 @@ static inline float vexp(float x) {
   p = p * r + 1.6666665459E-1f;
   p = p * r + 5.0000001201E-1f;
   p = p * r * r + r + 1.0f;
-  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, 4);
-  float y = p * scale;
-  return x < -87.0f ? 0.0f : y;
+  int32_t ni = static_cast<int32_t>(n);
+  int32_t n1 = ni >> 1, n2 = ni - n1;
+  int32_t b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
+  float s1, s2;
+  std::memcpy(&s1, &b1, 4);
+  std::memcpy(&s2, &b2, 4);
+  float y = p * s1 * s2;
+  y = x > 88.7228394f ? std::numeric_limits<float>::infinity() : y;  // overflow
+  return x != x ? x : y;                                             // NaN propagates
 }
 
 static inline float vtanh(float x) {
@@ -32,10 +39,11 @@ static inline float vtanh(float x) {
   float z = x * x;
   float small = ((((-5.70498872745E-3f * z + 2.06390887954E-2f) * z - 5.37397155531E-2f) * z + 1.33314422036E-1f) * z -
                  3.33332819422E-1f) * z * x + x;
-  float e = vexp(fminf(2.0f * ax, 88.0f));
+  float e = vexp(fminf(2.0f * ax, 80.0f));  // tanh(40) == 1 in float32
   float big = 1.0f - 2.0f / (e + 1.0f);
   big = copysignf(big, x);
-  return ax < 0.625f ? small : big;
+  float y = ax < 0.625f ? small : big;
+  return x != x ? x : y;
 }
 
 }  // namespace acft
