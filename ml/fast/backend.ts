@@ -1,9 +1,8 @@
 // The "acft" tfjs backend: a MathBackendCPU (tensor data in JS typed arrays, which the addon reads
-// and writes without copying) whose hot kernels run natively. Every stock cpu kernel is copied
+// and writes without copying; output buffers recycled, see buffers.ts) whose hot kernels run natively. Every stock cpu kernel is copied
 // under the new name; the kernels in kernels/{math,shape}.ts override their cpu versions (and fall
 // back to them for dtypes/attributes they do not handle); kernels/fused.ts adds the fused ones.
 import * as tf from "@tensorflow/tfjs";
-import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { loadAddon } from "./addon.ts";
 import { BackendError } from "../errors.ts";
 import { setOpsImpl } from "../ops.ts";
@@ -11,7 +10,8 @@ import { fastOps } from "./ops.ts";
 import { fusedKernels } from "./kernels/fused.ts";
 import { mathKernels } from "./kernels/math.ts";
 import { shapeKernels } from "./kernels/shape.ts";
-import { fastKernel } from "./kernels/util.ts";
+import { fastKernel, withViewCheck } from "./kernels/util.ts";
+import { AcftBackend } from "./buffers.ts";
 
 /** The backend name registered by registerFastBackend. */
 export const FAST_BACKEND = "acft";
@@ -34,7 +34,7 @@ export const registerFastBackend = async (): Promise<string> => {
       message: "the tfjs cpu kernels are not registered; import @tensorflow/tfjs before ml/fast" });
   }
   // Priority 0: never chosen implicitly over cpu/wasm; the caller opts in with tf.setBackend.
-  if (!tf.registerBackend(FAST_BACKEND, () => new MathBackendCPU(), 0)) {
+  if (!tf.registerBackend(FAST_BACKEND, () => new AcftBackend(), 0)) {
     throw new BackendError({ backend: "fast",
       message: `a tfjs backend named "${FAST_BACKEND}" is already registered by someone else` });
   }
@@ -43,7 +43,7 @@ export const registerFastBackend = async (): Promise<string> => {
     const impl = overrides[config.kernelName];
     tf.registerKernel(impl
       ? fastKernel(config.kernelName, FAST_BACKEND, impl, native, config.kernelFunc)
-      : { ...config, backendName: FAST_BACKEND });
+      : { ...config, backendName: FAST_BACKEND, kernelFunc: withViewCheck(config.kernelFunc) });
   }
   for (const [name, impl] of Object.entries(fusedKernels())) {
     tf.registerKernel(fastKernel(name, FAST_BACKEND, impl, native, undefined));

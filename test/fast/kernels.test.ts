@@ -94,7 +94,7 @@ test("gather (embedding lookup) and unsortedSegmentSum equal the cpu backend", o
   const table = randn([11, 6], 70), ids = randint([3, 4], 11, 71);
   agree("gather axis 0 + grad", [table, ids], withGrads((w, i) => tf.gather(w, i), [0], 72));
   agree("gather axis 1", [randn([3, 11, 2], 73), randint([5], 11, 74)], (w, i) => tf.gather(w, i, 1));
-  agree("unsortedSegmentSum", [randn([9, 5], 75), randint([9], 4, 76)], (x, s) => tf.unsortedSegmentSum(x, s, 4));
+  agree("unsortedSegmentSum", [randn([9, 5], 75), randint([9], 4, 76)], (x, s) => tf.unsortedSegmentSum(x, s as tf.Tensor1D, 4));
   agree("addN", [randn([4, 3], 77), randn([4, 3], 78), randn([4, 3], 79)], (a, b, c) => tf.addN([a, b, c]));
 });
 

@@ -2,7 +2,7 @@
 // and the AdamW update used by ../adamw.ts. Inputs are float32 (targets int32); shapes are checked
 // by the callers in ../ops.ts, the addon re-checks array lengths.
 import type { FastImpl } from "./util.ts";
-import { f32, i32, output, size } from "./util.ts";
+import { alloc, f32, i32, output, size } from "./util.ts";
 
 const need = <T>(v: T | null, what: string): T => {
   if (v === null) throw new Error(`acft fused kernel: ${what} must be a materialised tensor of the right dtype`);
@@ -14,7 +14,7 @@ const lastDim = (shape: readonly number[]): number => shape[shape.length - 1];
 const layerNorm: FastImpl = ({ inputs, attrs, backend }, native) => {
   const { x, g, b } = inputs;
   const c = lastDim(x.shape), rows = size(x.shape) / c;
-  const y = new Float32Array(rows * c), mean = new Float32Array(rows), rstd = new Float32Array(rows);
+  const y = alloc(backend, rows * c), mean = alloc(backend, rows), rstd = alloc(backend, rows);
   native.layerNormFwd(rows, c, need(f32(backend, x), "x"), need(f32(backend, g), "g"), need(f32(backend, b), "b"),
     attrs?.eps as number, y, mean, rstd);
   return [output(backend, x.shape.slice(), y), output(backend, [rows], mean), output(backend, [rows], rstd)];
@@ -23,7 +23,7 @@ const layerNorm: FastImpl = ({ inputs, attrs, backend }, native) => {
 const layerNormGrad: FastImpl = ({ inputs, backend }, native) => {
   const { dy, x, g, mean, rstd } = inputs;
   const c = lastDim(x.shape), rows = size(x.shape) / c;
-  const dx = new Float32Array(rows * c), dg = new Float32Array(c), db = new Float32Array(c);
+  const dx = alloc(backend, rows * c), dg = alloc(backend, c), db = alloc(backend, c);
   native.layerNormBwd(rows, c, need(f32(backend, dy), "dy"), need(f32(backend, x), "x"), need(f32(backend, g), "g"),
     need(f32(backend, mean), "mean"), need(f32(backend, rstd), "rstd"), dx, dg, db);
   return [output(backend, x.shape.slice(), dx), output(backend, [c], dg), output(backend, [c], db)];
@@ -31,14 +31,14 @@ const layerNormGrad: FastImpl = ({ inputs, backend }, native) => {
 
 const gelu: FastImpl = ({ inputs, backend }, native) => {
   const xv = need(f32(backend, inputs.x), "x");
-  const y = new Float32Array(xv.length);
+  const y = alloc(backend, xv.length);
   native.geluFwd(xv, y);
   return output(backend, inputs.x.shape.slice(), y);
 };
 
 const geluGrad: FastImpl = ({ inputs, backend }, native) => {
   const xv = need(f32(backend, inputs.x), "x");
-  const dx = new Float32Array(xv.length);
+  const dx = alloc(backend, xv.length);
   native.geluBwd(need(f32(backend, inputs.dy), "dy"), xv, dx);
   return output(backend, inputs.x.shape.slice(), dx);
 };
@@ -47,7 +47,7 @@ const geluGrad: FastImpl = ({ inputs, backend }, native) => {
 const xent: FastImpl = ({ inputs, backend }, native) => {
   const { logits, targets } = inputs;
   const [n, v] = logits.shape;
-  const nll = new Float32Array(n), lse = new Float32Array(n);
+  const nll = alloc(backend, n), lse = alloc(backend, n);
   const ok = native.xentFwd(n, v, need(f32(backend, logits), "logits"), need(i32(backend, targets), "targets"), nll, lse);
   if (!ok) throw new RangeError(`tokenCrossEntropy: a target is outside [0, ${v}) (the vocabulary size)`);
   return [output(backend, [n], nll), output(backend, [n], lse)];
@@ -56,7 +56,7 @@ const xent: FastImpl = ({ inputs, backend }, native) => {
 const xentGrad: FastImpl = ({ inputs, backend }, native) => {
   const { dnll, logits, targets, lse } = inputs;
   const [n, v] = logits.shape;
-  const dx = new Float32Array(n * v);
+  const dx = alloc(backend, n * v);
   native.xentBwd(n, v, need(f32(backend, dnll), "dnll"), need(f32(backend, logits), "logits"),
     need(i32(backend, targets), "targets"), need(f32(backend, lse), "lse"), dx);
   return output(backend, [n, v], dx);
@@ -65,7 +65,7 @@ const xentGrad: FastImpl = ({ inputs, backend }, native) => {
 const logSoftmax: FastImpl = ({ inputs, backend }, native) => {
   const { x } = inputs;
   const n = lastDim(x.shape), xv = need(f32(backend, x), "x");
-  const y = new Float32Array(xv.length);
+  const y = alloc(backend, xv.length);
   if (xv.length > 0) native.logSoftmaxFwd(xv.length / n, n, xv, y);
   return output(backend, x.shape.slice(), y);
 };
@@ -73,7 +73,7 @@ const logSoftmax: FastImpl = ({ inputs, backend }, native) => {
 const logSoftmaxGrad: FastImpl = ({ inputs, backend }, native) => {
   const { dy, y } = inputs;
   const n = lastDim(y.shape), yv = need(f32(backend, y), "y");
-  const dx = new Float32Array(yv.length);
+  const dx = alloc(backend, yv.length);
   if (yv.length > 0) native.logSoftmaxBwd(yv.length / n, n, need(f32(backend, dy), "dy"), yv, dx);
   return output(backend, y.shape.slice(), dx);
 };
@@ -82,7 +82,7 @@ const logSoftmaxGrad: FastImpl = ({ inputs, backend }, native) => {
 const attention: FastImpl = ({ inputs, backend }, native) => {
   const { q, k, v, bias } = inputs;
   const [b, h, tq, d] = q.shape, tk = k.shape[2];
-  const out = new Float32Array(b * h * tq * d), p = new Float32Array(b * h * tq * tk);
+  const out = alloc(backend, b * h * tq * d), p = alloc(backend, b * h * tq * tk);
   native.attentionFwd(b * h, h, tq, tk, d, need(f32(backend, q), "q"), need(f32(backend, k), "k"),
     need(f32(backend, v), "v"), bias ? need(f32(backend, bias), "keyBias") : null, out, p);
   return [output(backend, q.shape.slice(), out), output(backend, [b, h, tq, tk], p)];
@@ -92,8 +92,8 @@ const attention: FastImpl = ({ inputs, backend }, native) => {
 const attentionGrad: FastImpl = ({ inputs, backend }, native) => {
   const { dout, q, k, v, p } = inputs;
   const [b, h, tq, d] = q.shape, tk = k.shape[2];
-  const dq = new Float32Array(b * h * tq * d), dk = new Float32Array(b * h * tk * d);
-  const dv = new Float32Array(b * h * tk * d), ds = new Float32Array(b * h * tq * tk);
+  const dq = alloc(backend, b * h * tq * d), dk = alloc(backend, b * h * tk * d);
+  const dv = alloc(backend, b * h * tk * d), ds = alloc(backend, b * h * tq * tk);
   native.attentionBwd(b * h, tq, tk, d, need(f32(backend, dout), "dout"), need(f32(backend, q), "q"),
     need(f32(backend, k), "k"), need(f32(backend, v), "v"), need(f32(backend, p), "p"), dq, dk, dv, ds);
   return [output(backend, q.shape.slice(), dq), output(backend, k.shape.slice(), dk),
@@ -104,7 +104,7 @@ const attentionGrad: FastImpl = ({ inputs, backend }, native) => {
 const adamw: FastImpl = ({ inputs, attrs, backend }, native) => {
   const { p, g, m, v } = inputs;
   const n = size(p.shape);
-  const po = new Float32Array(n), mo = new Float32Array(n), vo = new Float32Array(n);
+  const po = alloc(backend, n), mo = alloc(backend, n), vo = alloc(backend, n);
   const a = attrs as { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number };
   native.adamw(need(f32(backend, p), "param"), need(f32(backend, g), "grad"), need(f32(backend, m), "m"),
     need(f32(backend, v), "v"), a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.step, po, mo, vo);

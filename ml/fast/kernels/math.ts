@@ -2,7 +2,7 @@
 // Sum/Max/Mean over a contiguous block of axes. Each declines (-> stock cpu kernel) for non-float32.
 import * as tf from "@tensorflow/tfjs";
 import type { FastImpl } from "./util.ts";
-import { broadcastStrides, collapse, f32, int32s, output, size } from "./util.ts";
+import { alloc, broadcastStrides, collapse, f32, int32s, output, size } from "./util.ts";
 
 /** Binary op codes of native/src/kernels.h (BinaryOp). */
 const BINARY: Record<string, number> = {
@@ -18,7 +18,7 @@ const binary = (op: number): FastImpl => ({ inputs, backend }, native) => {
   const av = f32(backend, a), bv = f32(backend, b);
   if (!av || !bv) return null;
   const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-  const out = new Float32Array(size(shape));
+  const out = alloc(backend, size(shape));
   if (out.length === 0) return output(backend, shape, out);
   const c = collapse(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
   native.binary(op, int32s(c.shape), av, int32s(c.strides[0]), bv, int32s(c.strides[1]), out);
@@ -28,7 +28,7 @@ const binary = (op: number): FastImpl => ({ inputs, backend }, native) => {
 const unary = (op: number): FastImpl => ({ inputs, backend }, native) => {
   const xv = f32(backend, inputs.x);
   if (!xv) return null;
-  const out = new Float32Array(xv.length);
+  const out = alloc(backend, xv.length);
   native.unary(op, xv, out);
   return output(backend, inputs.x.shape.slice(), out);
 };
@@ -40,7 +40,7 @@ const addN: FastImpl = ({ inputs, backend }, native) => {
   if (xs.length < 2 || vs.some((v) => !v)) return null;
   const n = vs[0]!.length;
   const one = int32s([n]), unit = int32s([1]);
-  const out = new Float32Array(n);
+  const out = alloc(backend, n);
   native.binary(0, one, vs[0]!, unit, vs[1]!, unit, out);
   for (let i = 2; i < vs.length; i++) native.binary(0, one, out, unit, vs[i]!, unit, out);
   return output(backend, xs[0].shape.slice(), out);
@@ -61,7 +61,7 @@ const batchMatMul: FastImpl = ({ inputs, attrs, backend }, native) => {
   const batchShape = tf.backend_util.assertAndGetBroadcastShape(batchShapeA, batchShapeB);
   const batch = size(batchShape);
   if (!((batchA === batch || batchA === 1) && (batchB === batch || batchB === 1))) return null;
-  const out = new Float32Array(batch * m * n);
+  const out = alloc(backend, batch * m * n);
   if (out.length > 0) {
     native.gemm(av, bv, out, batch, m, n, k, batchA === 1 ? 0 : m * k, tA ? 1 : 0, batchB === 1 ? 0 : k * n, tB ? 1 : 0);
   }
@@ -73,7 +73,7 @@ const softmax: FastImpl = ({ inputs, backend }, native) => {
   const xv = f32(backend, logits);
   if (!xv) return null;
   const n = logits.shape[logits.shape.length - 1] ?? 1;
-  const out = new Float32Array(xv.length);
+  const out = alloc(backend, xv.length);
   if (out.length > 0) native.softmax(xv.length / n, n, xv, out);
   return output(backend, logits.shape.slice(), out);
 };
@@ -89,7 +89,7 @@ const reduction = (op: number): FastImpl => ({ inputs, attrs, backend }, native)
   if (axes.some((ax, i) => i > 0 && ax !== axes[i - 1] + 1)) return null;
   const a0 = axes.length ? axes[0] : 0, a1 = axes.length ? axes[axes.length - 1] : -1;
   const outer = size(x.shape.slice(0, a0)), red = size(x.shape.slice(a0, a1 + 1)), inner = size(x.shape.slice(a1 + 1));
-  const out = new Float32Array(outer * inner);
+  const out = alloc(backend, outer * inner);
   native.reduce(op, outer, red, inner, xv, out);
   const shape = attrs?.keepDims
     ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d))

@@ -2,7 +2,7 @@
 // GatherV2 (embedding lookup) and UnsortedSegmentSum (its gradient).
 import * as tf from "@tensorflow/tfjs";
 import type { FastImpl, Info } from "./util.ts";
-import { collapse, f32, i32, int32s, output, size, stridesOf } from "./util.ts";
+import { alloc, collapse, f32, i32, int32s, output, size, stridesOf } from "./util.ts";
 import type { NativeAddon } from "../addon.ts";
 
 /** dst[offset + idx . dstStrides] = src[offset + idx . srcStrides] over `shape`. */
@@ -20,7 +20,7 @@ const transpose: FastImpl = ({ inputs, attrs, backend }, native) => {
   const perm = attrs?.perm as number[];
   const shape = perm.map((p) => x.shape[p]);
   const xs = stridesOf(x.shape);
-  const out = new Float32Array(xv.length);
+  const out = alloc(backend, xv.length);
   copy(native, shape, xv, 0, perm.map((p) => xs[p]), out, 0, stridesOf(shape));
   return output(backend, shape, out);
 };
@@ -29,7 +29,7 @@ const transpose: FastImpl = ({ inputs, attrs, backend }, native) => {
 const sliceOf = (native: NativeAddon, backend: Parameters<FastImpl>[0]["backend"], x: Info, xv: Float32Array,
   begin: number[], shape: number[]): Info => {
   const xs = stridesOf(x.shape);
-  const out = new Float32Array(size(shape));
+  const out = alloc(backend, size(shape));
   const offset = begin.reduce((acc, b, d) => acc + b * xs[d], 0);
   copy(native, shape, xv, offset, xs, out, 0, stridesOf(shape));
   return output(backend, shape, out);
@@ -66,7 +66,7 @@ const concat: FastImpl = ({ inputs, attrs, backend }, native) => {
   if (xs.length === 0 || vs.some((v) => !v)) return null;
   const axis = tf.util.parseAxisParam(attrs?.axis as number, xs[0].shape)[0];
   const shape = tf.backend_util.computeOutShape(xs.map((x) => x.shape), axis);
-  const out = new Float32Array(size(shape));
+  const out = alloc(backend, size(shape));
   const os = stridesOf(shape);
   let at = 0;
   xs.forEach((x, i) => {
@@ -84,7 +84,7 @@ const gatherV2: FastImpl = ({ inputs, attrs, backend }, native) => {
   const axis = tf.util.parseAxisParam(attrs?.axis as number, x.shape)[0];
   const outer = size(x.shape.slice(0, axis)), inner = size(x.shape.slice(axis + 1));
   const shape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
-  const out = new Float32Array(size(shape));
+  const out = alloc(backend, size(shape));
   if (out.length > 0 && !native.gather(outer, x.shape[axis], inner, xv, iv, out)) return null; // stock kernel reports the bad index
   return output(backend, shape, out);
 };
@@ -98,7 +98,7 @@ const unsortedSegmentSum: FastImpl = ({ inputs, attrs, backend }, native) => {
   const numSegments = attrs?.numSegments as number;
   const inner = size(x.shape.slice(r));
   const shape = [numSegments, ...x.shape.slice(r)];
-  const out = new Float32Array(numSegments * inner);
+  const out = alloc(backend, numSegments * inner);
   native.segmentSum(sv.length, inner, xv, sv, numSegments, out);
   return output(backend, shape, out);
 };

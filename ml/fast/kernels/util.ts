@@ -4,6 +4,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import type { NativeAddon } from "../addon.ts";
+import { AcftBackend } from "../buffers.ts";
 
 export type Cpu = MathBackendCPU;
 export type Info = tf.TensorInfo;
@@ -36,6 +37,10 @@ export const stridesOf = (shape: readonly number[]): number[] => {
   }
   return s;
 };
+
+/** An output buffer of n floats (recycled on the acft backend; contents arbitrary: overwrite all). */
+export const alloc = (backend: Cpu, n: number): Float32Array =>
+  backend instanceof AcftBackend ? backend.alloc(n) : new Float32Array(n);
 
 /** A float32 output tensor on the backend. */
 export const output = (backend: Cpu, shape: number[], values: Float32Array): Info =>
@@ -88,6 +93,20 @@ export const fastKernel = (
     const r = impl(args, native);
     if (r !== null) return r;
     if (!fallback) throw new Error(`acft backend: ${kernelName} has no native path for these inputs and no fallback`);
-    return fallback(args as unknown as Parameters<tf.KernelFunc>[0]);
+    return withViewCheck(fallback)(args as unknown as Parameters<tf.KernelFunc>[0]);
   }) as unknown as tf.KernelFunc,
 });
+
+/**
+ * Wraps a stock cpu kernel so that an output sharing memory with an input (a subarray view) pins
+ * the input's buffer against reuse (see ../buffers.ts).
+ */
+export const withViewCheck = (kernel: tf.KernelFunc): tf.KernelFunc => ((args: Parameters<tf.KernelFunc>[0]) => {
+  const out = kernel(args);
+  const backend = args.backend as unknown;
+  if (backend instanceof AcftBackend) {
+    const inputs = Object.values(args.inputs as Record<string, Info>);
+    backend.checkViews(inputs, Array.isArray(out) ? out : [out]);
+  }
+  return out;
+}) as tf.KernelFunc;

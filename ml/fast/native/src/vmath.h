@@ -12,7 +12,9 @@ namespace acft {
 static inline float vexp(float x) {
   // exp(x) overflows above 88.7228 and is 0 below -103.97 in float32; in between the scale 2^n
   // is applied as 2^n1 * 2^n2 (n1 = n >> 1) so subnormal results round exactly as expf's do.
-  float xc = fminf(fmaxf(x, -104.0f), 88.7228394f);
+  // ternaries, not fminf/fmaxf: GCC vectorises these selects without -ffast-math
+  float xc = x < -104.0f ? -104.0f : x;
+  xc = xc > 88.7228394f ? 88.7228394f : xc;
   float n = floorf(xc * 1.44269504088896341f + 0.5f);
   float r = xc - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;
@@ -27,8 +29,8 @@ static inline float vexp(float x) {
   int32_t n1 = ni >> 1, n2 = ni - n1;
   int32_t b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
   float s1, s2;
-  std::memcpy(&s1, &b1, 4);
-  std::memcpy(&s2, &b2, 4);
+  s1 = __builtin_bit_cast(float, b1);
+  s2 = __builtin_bit_cast(float, b2);
   float y = p * s1 * s2;
   y = x > 88.7228394f ? std::numeric_limits<float>::infinity() : y;  // overflow
   return x != x ? x : y;                                             // NaN propagates
@@ -39,7 +41,7 @@ static inline float vtanh(float x) {
   float z = x * x;
   float small = ((((-5.70498872745E-3f * z + 2.06390887954E-2f) * z - 5.37397155531E-2f) * z + 1.33314422036E-1f) * z -
                  3.33332819422E-1f) * z * x + x;
-  float e = vexp(fminf(2.0f * ax, 80.0f));  // tanh(40) == 1 in float32
+  float e = vexp(2.0f * ax > 80.0f ? 80.0f : 2.0f * ax);  // tanh(40) == 1 in float32
   float big = 1.0f - 2.0f / (e + 1.0f);
   big = copysignf(big, x);
   float y = ax < 0.625f ? small : big;
