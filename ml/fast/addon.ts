@@ -56,7 +56,6 @@ export const loadAddon = (): NativeAddon => {
   }
   try {
     cached = createRequire(import.meta.url)(addonPath) as NativeAddon;
-    return cached;
   } catch (e) {
     throw new BackendError({
       backend: "fast",
@@ -64,4 +63,17 @@ export const loadAddon = (): NativeAddon => {
         "rebuild it with `node scripts/build-native.mjs`",
     });
   }
+  applyThreadsEnv(cached);
+  return cached;
+};
+
+/** ACFT_THREADS=n sets the native thread count (default: every core, at most 8). */
+const applyThreadsEnv = (native: NativeAddon): void => {
+  const raw = process.env.ACFT_THREADS;
+  if (raw === undefined || raw === "") return;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new BackendError({ backend: "fast", message: `ACFT_THREADS must be an integer >= 1, got "${raw}"` });
+  }
+  native.setNumThreads(n);
 };

@@ -28,15 +28,21 @@ struct Pool {
   std::condition_variable cv;
   std::atomic<uint64_t> generation{0};
   std::atomic<int> pending{0};
+  std::atomic<int64_t> nextChunk{0};
   const std::function<void(int64_t, int64_t, int)>* task = nullptr;
-  int64_t n = 0;
+  int64_t n = 0, chunkSize = 1, numChunks = 0;
   int nthreads = 1;
   bool stop = false;
 
-  void chunk(int t) {
-    int64_t per = (n + nthreads - 1) / nthreads;
-    int64_t b = std::min<int64_t>(n, per * t), e = std::min<int64_t>(n, b + per);
-    if (b < e) (*task)(b, e, t);
+  // Dynamic schedule: threads take chunks from a shared counter, so a thread the OS has
+  // descheduled (other processes share these cores) delays at most the one chunk it holds.
+  void chunks(int t) {
+    for (;;) {
+      int64_t c = nextChunk.fetch_add(1, std::memory_order_relaxed);
+      if (c >= numChunks) return;
+      int64_t b = c * chunkSize, e = std::min<int64_t>(n, b + chunkSize);
+      (*task)(b, e, t);
+    }
   }
 
   void workerLoop(int t) {
@@ -51,7 +57,7 @@ struct Pool {
       }
       seen = generation.load(std::memory_order_acquire);
       inParallel = true;
-      chunk(t);
+      chunks(t);
       pending.fetch_sub(1, std::memory_order_acq_rel);
     }
   }
@@ -103,13 +109,17 @@ void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int
   inParallel = true;
   p.task = &fn;
   p.n = n;
+  // ~4 chunks per thread (never below the grain) balance load without much scheduling overhead.
+  p.chunkSize = std::max<int64_t>(std::max<int64_t>(1, grain), (n + 4 * p.nthreads - 1) / (4 * p.nthreads));
+  p.numChunks = (n + p.chunkSize - 1) / p.chunkSize;
+  p.nextChunk.store(0, std::memory_order_relaxed);
   p.pending.store(p.nthreads - 1, std::memory_order_release);
   {
     std::lock_guard<std::mutex> lk(p.mu);
     p.generation.fetch_add(1, std::memory_order_acq_rel);
   }
   p.cv.notify_all();
-  p.chunk(0);
+  p.chunks(0);
   while (p.pending.load(std::memory_order_acquire) != 0) ACFT_PAUSE();
   inParallel = false;
 }

@@ -1,5 +1,5 @@
 // A small persistent thread pool: the caller is thread 0, (n-1) workers wait for work.
-// parallelFor splits [0, n) into one contiguous chunk per thread. Work below `grain`
+// parallelFor splits [0, n) into ~4 chunks per thread, taken dynamically. Work below `grain`
 // items per thread runs inline on the caller (thread wake-up costs ~5-20 us).
 #pragma once
 #include <cstdint>
