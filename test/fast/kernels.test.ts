@@ -26,6 +26,7 @@ test("broadcasting binary ops equal the cpu backend", opts, () => {
   const ops: Record<string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor> = {
     add: tf.add, sub: tf.sub, mul: tf.mul, maximum: tf.maximum, minimum: tf.minimum,
     squaredDifference: tf.squaredDifference, div: (a, b) => tf.div(a, tf.add(tf.abs(b), 0.5)),
+    pow: (a, b) => tf.pow(tf.add(tf.abs(a), 0.1), b), cube: (a) => tf.pow(a, 3), square: (a) => tf.pow(a, 2),
   };
   PAIRS.forEach(([sa, sb], i) => {
     for (const [name, op] of Object.entries(ops)) agree(`${name} ${sa} ${sb}`, [randn(sa, i), randn(sb, 100 + i)], op);

@@ -6,7 +6,7 @@ import { alloc, broadcastStrides, collapse, f32, int32s, output, size } from "./
 
 /** Binary op codes of native/src/kernels.h (BinaryOp). */
 const BINARY: Record<string, number> = {
-  Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6,
+  Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6, Pow: 7,
 };
 /** Unary op codes of native/src/kernels.h (UnaryOp). */
 const UNARY: Record<string, number> = {

@@ -23,6 +23,7 @@ inline float bop(float a, float b) {
   if constexpr (OP == kMax) return a > b || std::isnan(a) ? a : b;
   if constexpr (OP == kMin) return a < b || std::isnan(a) ? a : b;
   if constexpr (OP == kSquaredDiff) return (a - b) * (a - b);
+  if constexpr (OP == kPow) return b == 3.0f ? a * a * a : (b == 2.0f ? a * a : std::pow(a, b));
   return 0.0f;
 }
 
@@ -95,6 +96,7 @@ void binary(int op, int rank, const int64_t* shape, const float* a, const int64_
     case kMax: return binaryImpl<kMax>(rank, shape, a, sa, b, sb, out);
     case kMin: return binaryImpl<kMin>(rank, shape, a, sa, b, sb, out);
     case kSquaredDiff: return binaryImpl<kSquaredDiff>(rank, shape, a, sa, b, sb, out);
+    case kPow: return binaryImpl<kPow>(rank, shape, a, sa, b, sb, out);
   }
 }
 

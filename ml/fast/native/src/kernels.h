@@ -15,7 +15,7 @@ void gemmST(int64_t M, int64_t N, int64_t K, const float* A, int64_t rsA, int64_
             int64_t csB, float* C, int64_t ldc, bool accumulate);
 
 // ---- elementwise.cc ----
-enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kMax, kMin, kSquaredDiff, kNumBinary };
+enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kMax, kMin, kSquaredDiff, kPow, kNumBinary };
 enum UnaryOp { kExp = 0, kTanh, kNeg, kSqrt, kRsqrt, kSquare, kLog, kRelu, kSigmoid, kAbs, kReciprocal, kNumUnary };
 // out[idx] = a[idx . sa] op b[idx . sb] over `shape` (rank <= 8, strides 0 on broadcast axes).
 void binary(int op, int rank, const int64_t* shape, const float* a, const int64_t* sa, const float* b,
