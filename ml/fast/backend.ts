@@ -7,14 +7,13 @@ import { loadAddon } from "./addon.ts";
 import { BackendError } from "../errors.ts";
 import { setOpsImpl } from "../ops.ts";
 import { fastOps } from "./ops.ts";
-import { fusedKernels } from "./kernels/fused.ts";
+import { FAST_BACKEND, fusedKernels } from "./kernels/fused.ts";
 import { mathKernels } from "./kernels/math.ts";
 import { shapeKernels } from "./kernels/shape.ts";
 import { fastKernel, withViewCheck } from "./kernels/util.ts";
 import { AcftBackend } from "./buffers.ts";
 
-/** The backend name registered by registerFastBackend. */
-export const FAST_BACKEND = "acft";
+export { FAST_BACKEND };
 
 /** Names of the stock kernels that run natively on the "acft" backend. */
 export const nativeKernelNames = (): string[] => [...Object.keys(mathKernels()), ...Object.keys(shapeKernels())];
@@ -23,7 +22,9 @@ let registered = false;
 
 /**
  * Registers the "acft" backend (idempotent) and returns its name; it does not switch to it
- * (`await tf.setBackend(name)`). Throws BackendError when the addon is missing or broken.
+ * (`await tf.setBackend(name)`). It also installs the fused ops in ml/ops.ts (setOpsImpl): they
+ * check the active backend on every call and use the pure-tfjs references on any other backend,
+ * so they are safe to leave installed. Throws BackendError when the addon is missing or broken.
  */
 export const registerFastBackend = async (): Promise<string> => {
   const native = loadAddon();
@@ -48,15 +49,12 @@ export const registerFastBackend = async (): Promise<string> => {
   for (const [name, impl] of Object.entries(fusedKernels())) {
     tf.registerKernel(fastKernel(name, FAST_BACKEND, impl, native, undefined));
   }
+  setOpsImpl(fastOps);
   registered = true;
   return FAST_BACKEND;
 };
 
-/**
- * Registers and switches to the "acft" backend and routes ml/ops.ts's hot ops to the fused
- * kernels (setOpsImpl(fastOps)). Returns the backend name. Undo with ml/ops.ts resetOpsImpl()
- * before switching to another backend: the fused kernels exist on "acft" only.
- */
+/** Registers and switches to the "acft" backend, with the fused ops installed. Returns its name. */
 export const activateFastPath = async (): Promise<string> => {
   const name = await registerFastBackend();
   if (!(await tf.setBackend(name))) {

@@ -1,9 +1,10 @@
 // Fused replacements for the model's hot ops (ml/ops.ts OpsImpl), each one native kernel forward
-// and one backward, wired with tf.customGrad. They run only on the "acft" backend (the kernels are
-// registered there) and keep the references' signatures and maths, up to float32 rounding.
+// and one backward, wired with tf.customGrad. The kernels exist on the "acft" backend only; the
+// exported `fastOps` check the active backend per call and use the references elsewhere. They keep
+// the references' signatures and maths, up to float32 rounding.
 import * as tf from "@tensorflow/tfjs";
-import { FUSED } from "./kernels/fused.ts";
-import type { OpsImpl } from "../ops.ts";
+import { FAST_BACKEND, FUSED } from "./kernels/fused.ts";
+import { referenceOps, type OpsImpl } from "../ops.ts";
 
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: Record<string, unknown> = {}): tf.Tensor[] => {
   const r = tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap);
@@ -110,12 +111,19 @@ export const causalAttention = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
   return (keyBias ? f(q, k, v, keyBias) : f(q, k, v)) as tf.Tensor4D;
 };
 
-/** The fused ops for ml/ops.ts setOpsImpl (linear stays the reference: it is native BatchMatMul + Add). */
+/** `fast` on the acft backend, `ref` on any other. */
+const onAcft = <F extends (...args: never[]) => unknown>(fast: F, ref: F): F =>
+  ((...args: Parameters<F>) => (tf.getBackend() === FAST_BACKEND ? fast(...args) : ref(...args))) as F;
+
+/**
+ * The fused ops for ml/ops.ts setOpsImpl (linear stays the reference: it is native BatchMatMul +
+ * Add). Safe on any backend: off "acft" each falls back to its reference.
+ */
 export const fastOps: Partial<OpsImpl> = {
-  layerNorm,
-  gelu,
-  causalAttention,
-  tokenCrossEntropy,
-  softmaxCrossEntropy,
-  logSoftmax,
+  layerNorm: onAcft(layerNorm, referenceOps.layerNorm),
+  gelu: onAcft(gelu, referenceOps.gelu),
+  causalAttention: onAcft(causalAttention, referenceOps.causalAttention),
+  tokenCrossEntropy: onAcft(tokenCrossEntropy, referenceOps.tokenCrossEntropy),
+  softmaxCrossEntropy: onAcft(softmaxCrossEntropy, referenceOps.softmaxCrossEntropy),
+  logSoftmax: onAcft(logSoftmax, referenceOps.logSoftmax),
 };

@@ -87,3 +87,19 @@ test("causalAttention with a key bias (left padding) matches the reference, grad
     impl.causalAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, kb as tf.Tensor4D), [0, 1, 2, 3], 163);
   agree("attention with keyBias", specs, f(fast), f(ref), 1e-3, 1e-5);
 });
+
+test("fastOps run the fused kernels on acft and the references on any other backend", opts, async () => {
+  const kernelsOf = async (backend: string): Promise<string[]> => {
+    await tf.setBackend(backend);
+    const x = tf.randomNormal([4, 8]);
+    const info = await tf.profile(() => tf.tidy(() => fast.gelu(x)));
+    x.dispose();
+    return info.kernelNames;
+  };
+  try {
+    assert.ok((await kernelsOf("acft")).includes("AcftGelu"), "gelu on acft must use the fused kernel");
+    assert.ok(!(await kernelsOf("cpu")).some((k) => k.startsWith("Acft")), "gelu on cpu must use the reference");
+  } finally {
+    await tf.setBackend("cpu");
+  }
+});

@@ -111,6 +111,9 @@ const adamw: FastImpl = ({ inputs, attrs, backend }, native) => {
   return [output(backend, p.shape.slice(), po), output(backend, p.shape.slice(), mo), output(backend, p.shape.slice(), vo)];
 };
 
+/** The backend name registered by registerFastBackend. */
+export const FAST_BACKEND = "acft";
+
 /** Names of the fused kernels (registered on the "acft" backend only). */
 export const FUSED = {
   layerNorm: "AcftLayerNorm", layerNormGrad: "AcftLayerNormGrad", gelu: "AcftGelu", geluGrad: "AcftGeluGrad",
