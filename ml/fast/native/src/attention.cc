@@ -19,17 +19,6 @@ int64_t grainFor(double flopsPerTask) {
   return flopsPerTask > 2e5 ? 1 : static_cast<int64_t>(2e5 / std::max(1.0, flopsPerTask));
 }
 
-void softmaxRow(int64_t n, float* s) {
-  float mx = -std::numeric_limits<float>::infinity();
-  for (int64_t j = 0; j < n; ++j) mx = std::max(mx, s[j]);
-  float sum = 0.0f;
-  for (int64_t j = 0; j < n; ++j) {
-    s[j] = vexp(s[j] - mx);
-    sum += s[j];
-  }
-  float inv = 1.0f / sum;
-  for (int64_t j = 0; j < n; ++j) s[j] *= inv;
-}
 }  // namespace
 
 void attentionFwd(int64_t bh, int64_t h, int64_t tq, int64_t tk, int64_t d, const float* q, const float* k,
@@ -48,11 +37,11 @@ void attentionFwd(int64_t bh, int64_t h, int64_t tq, int64_t tk, int64_t d, cons
         const int64_t last = off + i;  // last key this query may attend
         if (!bx) {
           for (int64_t j = 0; j <= last; ++j) s[j] *= scale;
-          softmaxRow(last + 1, s);
+          softmaxRow(last + 1, s, s);
           for (int64_t j = last + 1; j < tk; ++j) s[j] = 0.0f;
         } else {
           for (int64_t j = 0; j < tk; ++j) s[j] = (s[j] * scale + (j > last ? kMasked : 0.0f)) + bx[j];
-          softmaxRow(tk, s);
+          softmaxRow(tk, s, s);
         }
       }
       gemmST(tq, d, tk, px, tk, 1, v + x * tk * d, d, 1, out + x * tq * d, d, false);  // (Tq, Tk) (Tk, D)

@@ -52,13 +52,8 @@ void binaryImpl(int rank, const int64_t* shape, const float* a, const int64_t* s
   int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, inner));
   parallelFor(rows, grain, [&](int64_t begin, int64_t end, int) {
     for (int64_t r = begin; r < end; ++r) {
-      int64_t oa = 0, ob = 0, rem = r;
-      for (int d = rank - 2; d >= 0; --d) {
-        int64_t i = rem % shape[d];
-        rem /= shape[d];
-        oa += i * sa[d];
-        ob += i * sb[d];
-      }
+      int64_t oa, ob;
+      rowOffsets(r, rank, shape, sa, sb, oa, ob);
       binaryRow<OP>(inner, a + oa, sa[rank - 1], b + ob, sb[rank - 1], out + r * inner);
     }
   });
@@ -123,13 +118,8 @@ void copyStrided(int rank, const int64_t* shape, const float* src, const int64_t
   int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, inner));
   parallelFor(rows, grain, [&](int64_t begin, int64_t end, int) {
     for (int64_t r = begin; r < end; ++r) {
-      int64_t os = 0, od = 0, rem = r;
-      for (int d = rank - 2; d >= 0; --d) {
-        int64_t i = rem % shape[d];
-        rem /= shape[d];
-        os += i * ss[d];
-        od += i * ds[d];
-      }
+      int64_t os, od;
+      rowOffsets(r, rank, shape, ss, ds, os, od);
       const float* s = src + os;
       float* o = dst + od;
       if (si == 1 && di == 1) {
@@ -187,19 +177,7 @@ void reduce(int op, int64_t outer, int64_t red, int64_t inner, const float* x, f
 
 void softmaxRows(int64_t rows, int64_t n, const float* x, float* y) {
   parallelFor(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, n)), [&](int64_t b, int64_t e, int) {
-    for (int64_t r = b; r < e; ++r) {
-      const float* p = x + r * n;
-      float* q = y + r * n;
-      float mx = -std::numeric_limits<float>::infinity();
-      for (int64_t i = 0; i < n; ++i) mx = std::max(mx, p[i]);
-      float s = 0.0f;
-      for (int64_t i = 0; i < n; ++i) {
-        q[i] = vexp(p[i] - mx);
-        s += q[i];
-      }
-      float inv = 1.0f / s;
-      for (int64_t i = 0; i < n; ++i) q[i] *= inv;
-    }
+    for (int64_t r = b; r < e; ++r) softmaxRow(n, x + r * n, y + r * n);
   });
 }
 

@@ -48,4 +48,30 @@ static inline float vtanh(float x) {
   return x != x ? x : y;
 }
 
+// y = softmax(x) over n floats (max-shifted); y may alias x.
+static inline void softmaxRow(int64_t n, const float* x, float* y) {
+  float mx = -std::numeric_limits<float>::infinity();
+  for (int64_t j = 0; j < n; ++j) mx = x[j] > mx ? x[j] : mx;
+  float sum = 0.0f;
+  for (int64_t j = 0; j < n; ++j) {
+    y[j] = vexp(x[j] - mx);
+    sum += y[j];
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t j = 0; j < n; ++j) y[j] *= inv;
+}
+
+// Offsets of row r (all axes but the last) of `shape` in two strided views.
+static inline void rowOffsets(int64_t r, int rank, const int64_t* shape, const int64_t* s1, const int64_t* s2,
+                              int64_t& o1, int64_t& o2) {
+  o1 = 0;
+  o2 = 0;
+  for (int d = rank - 2; d >= 0; --d) {
+    int64_t i = r % shape[d];
+    r /= shape[d];
+    o1 += i * s1[d];
+    o2 += i * s2[d];
+  }
+}
+
 }  // namespace acft
