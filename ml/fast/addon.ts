@@ -31,7 +31,7 @@ export interface NativeAddon {
     po: F32, mo: F32, vo: F32): void;
   attentionFwd(bh: number, h: number, tq: number, tk: number, d: number, q: F32, k: F32, v: F32, bias: F32 | null,
     out: F32, p: F32): void;
-  attentionBwd(bh: number, tq: number, tk: number, d: number, dout: F32, q: F32, k: F32, v: F32, p: F32,
+  attentionBwd(bh: number, tq: number, tk: number, d: number, causal: number, dout: F32, q: F32, k: F32, v: F32, p: F32,
     dq: F32, dk: F32, dv: F32, ds: F32): void;
   numThreads(): number;
   setNumThreads(n: number): void;

@@ -93,7 +93,7 @@ export const causalAttention = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
     () => `keyBias ${JSON.stringify(keyBias!.shape)} must be ${JSON.stringify([b, 1, 1, tk])}`);
   const backward = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
     const [qs, ks, vs, p] = saved;
-    const [dq, dk, dv, ds] = run(FUSED.attentionGrad, { dout: dy, q: qs, k: ks, v: vs, p });
+    const [dq, dk, dv, ds] = run(FUSED.attentionGrad, { dout: dy, q: qs, k: ks, v: vs, p }, { causal: !keyBias });
     if (!keyBias) {
       ds.dispose();
       return [dq, dk, dv];

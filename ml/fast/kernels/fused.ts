@@ -88,13 +88,14 @@ const attention: FastImpl = ({ inputs, backend }, native) => {
   return [output(backend, q.shape.slice(), out), output(backend, [b, h, tq, tk], p)];
 };
 
-// -> dq, dk, dv, ds (dS = gradient of the pre-softmax scores, (B, H, Tq, Tk))
-const attentionGrad: FastImpl = ({ inputs, backend }, native) => {
+// -> dq, dk, dv, ds (dS = gradient of the pre-softmax scores, (B, H, Tq, Tk)); attrs.causal: the
+// forward had no key bias, so P is zero past each query's last key and those blocks are skipped.
+const attentionGrad: FastImpl = ({ inputs, attrs, backend }, native) => {
   const { dout, q, k, v, p } = inputs;
   const [b, h, tq, d] = q.shape, tk = k.shape[2];
   const dq = alloc(backend, b * h * tq * d), dk = alloc(backend, b * h * tk * d);
   const dv = alloc(backend, b * h * tk * d), ds = alloc(backend, b * h * tq * tk);
-  native.attentionBwd(b * h, tq, tk, d, need(f32(backend, dout), "dout"), need(f32(backend, q), "q"),
+  native.attentionBwd(b * h, tq, tk, d, attrs?.causal ? 1 : 0, need(f32(backend, dout), "dout"), need(f32(backend, q), "q"),
     need(f32(backend, k), "k"), need(f32(backend, v), "v"), need(f32(backend, p), "p"), dq, dk, dv, ds);
   return [output(backend, q.shape.slice(), dq), output(backend, k.shape.slice(), dk),
     output(backend, v.shape.slice(), dv), output(backend, p.shape.slice(), ds)];

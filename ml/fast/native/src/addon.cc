@@ -305,15 +305,17 @@ FN(AttentionFwd) {
   DONE;
 }
 
-// attentionBwd(bh, tq, tk, d, dout, q, k, v, p, dq, dk, dv, ds)
+// attentionBwd(bh, tq, tk, d, causal, dout, q, k, v, p, dq, dk, dv, ds)
 FN(AttentionBwd) {
   ARGS;
   int64_t bh = a.i64(0), tq = a.i64(1), tk = a.i64(2), d = a.i64(3);
-  const float *dout = a.f32(4, bh * tq * d), *q = a.f32(5, bh * tq * d), *k = a.f32(6, bh * tk * d);
-  const float *v = a.f32(7, bh * tk * d), *p = a.f32(8, bh * tq * tk);
-  float *dq = a.f32(9, bh * tq * d), *dk = a.f32(10, bh * tk * d), *dv = a.f32(11, bh * tk * d);
-  float* ds = a.f32(12, bh * tq * tk);
-  if (!a.failed) acft::attentionBwd(bh, tq, tk, d, dout, q, k, v, p, dq, dk, dv, ds);
+  bool causal = a.num(4) != 0;
+  if (tq > tk) a.fail("attentionBwd: need tq <= tk");
+  const float *dout = a.f32(5, bh * tq * d), *q = a.f32(6, bh * tq * d), *k = a.f32(7, bh * tk * d);
+  const float *v = a.f32(8, bh * tk * d), *p = a.f32(9, bh * tq * tk);
+  float *dq = a.f32(10, bh * tq * d), *dk = a.f32(11, bh * tk * d), *dv = a.f32(12, bh * tk * d);
+  float* ds = a.f32(13, bh * tq * tk);
+  if (!a.failed) acft::attentionBwd(bh, tq, tk, d, causal, dout, q, k, v, p, dq, dk, dv, ds);
   DONE;
 }
 

@@ -52,8 +52,8 @@ void adamw(int64_t n, const float* p, const float* g, const float* m, const floa
 // with H heads per batch row. Saves probabilities p (BH, Tq, Tk).
 void attentionFwd(int64_t bh, int64_t h, int64_t tq, int64_t tk, int64_t d, const float* q, const float* k,
                   const float* v, const float* bias, float* out, float* p);
-void attentionBwd(int64_t bh, int64_t tq, int64_t tk, int64_t d, const float* dout, const float* q, const float* k,
-                  const float* v, const float* p, float* dq, float* dk, float* dv, float* ds);
+void attentionBwd(int64_t bh, int64_t tq, int64_t tk, int64_t d, bool causal, const float* dout, const float* q,
+                  const float* k, const float* v, const float* p, float* dq, float* dk, float* dv, float* ds);
 
 // ---- vector maths (vmath.h) used across files ----
 }  // namespace acft
