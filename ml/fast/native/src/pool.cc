@@ -49,7 +49,7 @@ struct Pool {
     uint64_t seen = 0;
     for (;;) {
       int spins = 0;
-      while (generation.load(std::memory_order_acquire) == seen && spins < 20000) { ACFT_PAUSE(); ++spins; }
+      while (generation.load(std::memory_order_acquire) == seen && spins < 2000) { ACFT_PAUSE(); ++spins; }
       if (generation.load(std::memory_order_acquire) == seen) {
         std::unique_lock<std::mutex> lk(mu);
         cv.wait(lk, [&] { return stop || generation.load(std::memory_order_acquire) != seen; });
