@@ -28,6 +28,7 @@ let registered = false;
  */
 export const registerFastBackend = async (): Promise<string> => {
   const native = loadAddon();
+  setOpsImpl(fastOps); // every call: ml/backend.ts resets the op table before resolving a backend
   if (registered) return FAST_BACKEND;
   const cpuKernels = tf.getKernelsForBackend("cpu");
   if (cpuKernels.length === 0) {
@@ -49,7 +50,6 @@ export const registerFastBackend = async (): Promise<string> => {
   for (const [name, impl] of Object.entries(fusedKernels())) {
     tf.registerKernel(fastKernel(name, FAST_BACKEND, impl, native, undefined));
   }
-  setOpsImpl(fastOps);
   registered = true;
   return FAST_BACKEND;
 };

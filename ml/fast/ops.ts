@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { FAST_BACKEND, FUSED } from "./kernels/fused.ts";
 import { referenceOps, type OpsImpl } from "../ops.ts";
+import { adamwStep } from "./adamw.ts";
 
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: Record<string, unknown> = {}): tf.Tensor[] => {
   const r = tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap);
@@ -111,6 +112,10 @@ export const causalAttention = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
   return (keyBias ? f(q, k, v, keyBias) : f(q, k, v)) as tf.Tensor4D;
 };
 
+/** AdamW for ml/adamw.ts (ops().adamwUpdate): one native pass per parameter, see ../adamw.ts. */
+export const adamwUpdate: OpsImpl["adamwUpdate"] = (p, g, m, v, h) =>
+  adamwStep(p, g, { m, v }, h.t, { lr: h.lr, beta1: h.b1, beta2: h.b2, eps: h.eps, weightDecay: h.wd });
+
 /** `fast` on the acft backend, `ref` on any other. */
 const onAcft = <F extends (...args: never[]) => unknown>(fast: F, ref: F): F =>
   ((...args: Parameters<F>) => (tf.getBackend() === FAST_BACKEND ? fast(...args) : ref(...args))) as F;
@@ -126,4 +131,5 @@ export const fastOps: Partial<OpsImpl> = {
   tokenCrossEntropy: onAcft(tokenCrossEntropy, referenceOps.tokenCrossEntropy),
   softmaxCrossEntropy: onAcft(softmaxCrossEntropy, referenceOps.softmaxCrossEntropy),
   logSoftmax: onAcft(logSoftmax, referenceOps.logSoftmax),
+  adamwUpdate: onAcft(adamwUpdate, referenceOps.adamwUpdate),
 };

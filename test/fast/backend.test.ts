@@ -153,3 +153,41 @@ test("a fast training step leaks no tensors after burn-in", opts, () => onFast((
   disposeParams(vars);
   tf.dispose([ids, ...Object.values(slots).flatMap((s) => [s.m, s.v])]);
 }));
+
+test("fastOps.adamwUpdate (ml/adamw.ts's hook) equals referenceOps.adamwUpdate on cpu", opts, async () => {
+  const { referenceOps } = await import("../../ml/ops.ts");
+  const run = async (backend: string, update: typeof referenceOps.adamwUpdate): Promise<Float32Array[]> => {
+    await tf.setBackend(backend);
+    const p = tf.variable(tf.tensor(randn([5, 9], 40).values, [5, 9]));
+    const m = tf.variable(tf.zerosLike(p)), v = tf.variable(tf.zerosLike(p));
+    for (let t = 1; t <= 3; t++) {
+      const g = tf.tensor(randn([5, 9], 41 + t).values, [5, 9]);
+      const h = { lr: 0.02, b1: 0.9, b2: 0.99, t, c1: 1 - 0.9 ** t, c2: 1 - 0.99 ** t, eps: 1e-8, wd: 0.1 };
+      update(p, g, m, v, h);
+      g.dispose();
+    }
+    const out = [p, m, v].map((x) => Float32Array.from(x.dataSync()));
+    tf.dispose([p, m, v]);
+    await tf.setBackend("cpu");
+    return out;
+  };
+  const got = await run(FAST_BACKEND, fastOps.adamwUpdate!);
+  const want = await run("cpu", referenceOps.adamwUpdate);
+  got.forEach((g, i) => assert.ok(relErr(g, want[i]) < 1e-5, `state ${i}: ${relErr(g, want[i])}`));
+});
+
+test("ml/backend.ts initBackend('fast') installs the fused ops, also after a reset", opts, async () => {
+  const { initBackend } = await import("../../ml/backend.ts");
+  const { ops, referenceOps } = await import("../../ml/ops.ts");
+  try {
+    for (let i = 0; i < 2; i++) {
+      const choice = await initBackend("fast");
+      assert.equal(choice.name, "fast");
+      assert.equal(tf.getBackend(), FAST_BACKEND);
+      assert.notEqual(ops().gelu, referenceOps.gelu, `call ${i}: fused gelu not installed`);
+    }
+  } finally {
+    resetOpsImpl();
+    await tf.setBackend("cpu");
+  }
+});
