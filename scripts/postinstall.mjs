@@ -32,3 +32,11 @@ if (ok !== true) {
   }
 }
 console.log("[acft] better-sqlite3: ok");
+
+// 2. The native fast CPU path (ml/fast, issue 7). Optional: when it cannot be built, acft falls
+//    back to the stock wasm backend and says so; the install still succeeds.
+const fast = spawnSync(process.execPath, [new URL("./build-native.mjs", import.meta.url).pathname], { stdio: "inherit" });
+if (fast.status !== 0) {
+  console.warn("[acft] continuing without the native fast path: training will use tfjs-wasm (several times slower).\n" +
+    "       Fix the toolchain (python3, make, g++) and run `node scripts/build-native.mjs`.");
+}

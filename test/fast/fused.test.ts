@@ -1,0 +1,106 @@
+// Each fused op of ml/fast/ops.ts (on "acft") agrees with its pure-tfjs reference in ml/ops.ts
+// (on the stock "cpu" backend): the value and the gradient w.r.t. every float input for a random
+// upstream gradient, over several shapes including odd sizes.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { referenceOps, MASKED } from "../../ml/ops.ts";
+import { fastOps } from "../../ml/fast/index.ts";
+import { agree, randint, randn, setup, skipReason, withGrads, type Spec } from "./helpers.ts";
+
+const skip = skipReason();
+await setup();
+const opts = skip ? { skip } : {};
+const fast = fastOps as Required<typeof fastOps>;
+const ref = referenceOps;
+
+test("layerNorm: value and gradients (x, gain, bias) match the reference", opts, () => {
+  for (const [i, shape] of [[2, 3, 8], [5, 1], [7, 33], [2, 2, 2, 129]].entries()) {
+    const c = shape[shape.length - 1];
+    const specs = [randn(shape, i, 3), randn([c], 10 + i), randn([c], 20 + i)];
+    const f = (impl: typeof ref) => withGrads((x, g, b) => impl.layerNorm(x, g as tf.Tensor1D, b as tf.Tensor1D), [0, 1, 2], 30 + i);
+    agree(`layerNorm ${shape}`, specs, f(fast), f(ref), 1e-3, 1e-4);
+  }
+  // non-default eps reaches the kernel
+  const tiny = { shape: [3, 4], values: Float32Array.from({ length: 12 }, (_, j) => (j % 4) * 1e-3) };
+  agree("layerNorm eps", [tiny, randn([4], 1), randn([4], 2)],
+    (x, g, b) => fast.layerNorm(x, g as tf.Tensor1D, b as tf.Tensor1D, 0.1),
+    (x, g, b) => ref.layerNorm(x, g as tf.Tensor1D, b as tf.Tensor1D, 0.1));
+});
+
+test("gelu (tanh form): value and gradient match the reference", opts, () => {
+  for (const [i, shape] of [[1], [3, 17], [4, 5, 129]].entries()) {
+    const f = (impl: typeof ref) => withGrads((x) => impl.gelu(x), [0], 40 + i);
+    agree(`gelu ${shape}`, [randn(shape, i, 4)], f(fast), f(ref), 1e-4, 1e-5);
+  }
+});
+
+test("tokenCrossEntropy and softmaxCrossEntropy (with and without mask) match the reference", opts, () => {
+  for (const [i, [n, v]] of [[1, 2], [7, 33], [32, 257]].entries()) {
+    const logits = randn([n, v], 50 + i, 3), targets = randint([n], v, 60 + i);
+    const mask: Spec = { shape: [n], values: Float32Array.from({ length: n }, (_, j) => (j % 3 === 0 ? 0 : 1)) };
+    const tok = (impl: typeof ref) => withGrads((l, t) => impl.tokenCrossEntropy(l as tf.Tensor2D, t as tf.Tensor1D), [0], 70 + i);
+    agree(`tokenCE ${n}x${v}`, [logits, targets], tok(fast), tok(ref), 1e-4, 1e-5);
+    const masked = (impl: typeof ref) => withGrads((l, t, m) =>
+      impl.softmaxCrossEntropy(l as tf.Tensor2D, t as tf.Tensor1D, m as tf.Tensor1D), [0], 80 + i);
+    agree(`softmaxCE masked ${n}x${v}`, [logits, targets, mask], masked(fast), masked(ref), 1e-4, 1e-6);
+    const plain = (impl: typeof ref) => withGrads((l, t) => impl.softmaxCrossEntropy(l as tf.Tensor2D, t as tf.Tensor1D), [0], 90 + i);
+    agree(`softmaxCE ${n}x${v}`, [logits, targets], plain(fast), plain(ref), 1e-4, 1e-6);
+  }
+});
+
+test("tokenCrossEntropy rejects a target outside the vocabulary", opts, () => {
+  void tf.setBackend("acft");
+  try {
+    assert.throws(() => tf.tidy(() => fast.tokenCrossEntropy(tf.zeros([2, 5]) as tf.Tensor2D, tf.tensor1d([1, 5], "int32"))),
+      /outside \[0, 5\)/);
+  } finally {
+    void tf.setBackend("cpu");
+  }
+});
+
+test("logSoftmax: value and gradient match the reference", opts, () => {
+  for (const [i, shape] of [[3, 1], [2, 5, 37], [4, 1000]].entries()) {
+    const f = (impl: typeof ref) => withGrads((x) => impl.logSoftmax(x), [0], 100 + i);
+    agree(`logSoftmax ${shape}`, [randn(shape, 110 + i, 5)], f(fast), f(ref), 1e-4, 1e-5);
+  }
+});
+
+test("causalAttention: value and gradients (q, k, v) match the reference, incl. Tq < Tk", opts, () => {
+  const cases: [number, number, number, number, number][] = [
+    [1, 1, 1, 1, 4], [2, 3, 7, 7, 5], [2, 4, 16, 16, 32], [1, 2, 3, 11, 6], [3, 2, 1, 9, 8],
+    [1, 2, 70, 70, 8], [2, 1, 37, 45, 4], // several 32-query blocks (causal block skipping), Tq < Tk
+  ];
+  for (const [i, [b, h, tq, tk, d]] of cases.entries()) {
+    const specs = [randn([b, h, tq, d], 120 + i), randn([b, h, tk, d], 130 + i), randn([b, h, tk, d], 140 + i)];
+    const f = (impl: typeof ref) => withGrads((q, k, v) =>
+      impl.causalAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D), [0, 1, 2], 150 + i);
+    agree(`attention b${b} h${h} tq${tq} tk${tk} d${d}`, specs, f(fast), f(ref), 1e-3, 1e-5);
+  }
+});
+
+test("causalAttention with a key bias (left padding) matches the reference, gradient of the bias too", opts, () => {
+  const [b, h, t, d] = [2, 2, 6, 4];
+  // sequence 0 has 2 padded keys, sequence 1 none; query rows at padded positions see only masked keys
+  const bias: Spec = { shape: [b, 1, 1, t], values: Float32Array.from([MASKED, MASKED, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]) };
+  const specs = [randn([b, h, t, d], 160), randn([b, h, t, d], 161), randn([b, h, t, d], 162), bias];
+  const f = (impl: typeof ref) => withGrads((q, k, v, kb) =>
+    impl.causalAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, kb as tf.Tensor4D), [0, 1, 2, 3], 163);
+  agree("attention with keyBias", specs, f(fast), f(ref), 1e-3, 1e-5);
+});
+
+test("fastOps run the fused kernels on acft and the references on any other backend", opts, async () => {
+  const kernelsOf = async (backend: string): Promise<string[]> => {
+    await tf.setBackend(backend);
+    const x = tf.randomNormal([4, 8]);
+    const info = await tf.profile(() => tf.tidy(() => fast.gelu(x)));
+    x.dispose();
+    return info.kernelNames;
+  };
+  try {
+    assert.ok((await kernelsOf("acft")).includes("AcftGelu"), "gelu on acft must use the fused kernel");
+    assert.ok(!(await kernelsOf("cpu")).some((k) => k.startsWith("Acft")), "gelu on cpu must use the reference");
+  } finally {
+    await tf.setBackend("cpu");
+  }
+});
