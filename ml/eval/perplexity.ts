@@ -5,8 +5,9 @@
 //   targets no earlier window scored, so every token after the first is scored exactly once, and
 //   once past the first window each scored token sees ≥ contextLength − stride tokens of context.
 //   PPL = exp( Σ NLL / #scored tokens ), pooled over documents.
-// stride = contextLength gives disjoint windows (fast, pessimistic); the default stride is
-// contextLength / 2 (rounded down).
+// stride = contextLength − 1 is the cheapest (windows share one token: a window's first token has no
+// prediction inside it, so a disjoint tiling would silently skip one target per window, as the
+// Hugging Face recipe does at stride = max_length); the default stride is contextLength / 2.
 
 import { perplexityFromNll } from "../metrics.ts";
 import { EvalTaskError, type EvalOptions } from "./batch.ts";
@@ -31,8 +32,12 @@ export interface Window {
 
 /** Windows over a sequence of n tokens; every position 1..n−1 is a target exactly once. */
 export function stridedWindows(n: number, contextLength: number, stride: number): Window[] {
-  if (!Number.isInteger(stride) || stride < 1 || stride > contextLength)
-    throw new EvalTaskError("perplexity", `stride ${stride} must be an integer in 1..contextLength (${contextLength})`);
+  if (!Number.isInteger(stride) || stride < 1 || stride >= contextLength)
+    throw new EvalTaskError(
+      "perplexity",
+      `stride ${stride} must be an integer in 1..contextLength−1 (${contextLength - 1}): windows overlap by ≥ 1 token ` +
+        "so that the first token of a window is a target of the window before",
+    );
   const out: Window[] = [];
   let prevEnd = 0;
   for (let start = 0; start < n; start += stride) {
