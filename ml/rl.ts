@@ -33,7 +33,7 @@ export class RLConfigError extends Error {
 export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
   value: x.clone(),
   gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
-})) as unknown as tf.CustomGradientFunc<tf.Tensor>) as unknown as <T extends tf.Tensor>(x: T) => T;
+})) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as <T extends tf.Tensor>(x: T) => T;
 
 /**
  * Leave-one-out advantages. rewards[p][k] is the reward of sample k of prompt p (K ≥ 2 per prompt):
