@@ -75,10 +75,10 @@ const makeInit = (seed: number, prefix: string): { normal: (name: string) => Ini
     const n = shape.reduce((a, b) => a * b, 1);
     const vals = new Float32Array(n);
     for (let i = 0; i < n; i++) vals[i] = rng.normal() * std;
-    return tf.variable(tf.tensor(vals, shape, "float32"), true, `${prefix}${name}`);
+    return tf.tidy(() => tf.variable(tf.tensor(vals, shape, "float32"), true, `${prefix}${name}`));
   };
   const fill = (name: string, shape: number[], v: number): tf.Variable =>
-    tf.variable(tf.fill(shape, v, "float32"), true, `${prefix}${name}`);
+    tf.tidy(() => tf.variable(tf.fill(shape, v, "float32"), true, `${prefix}${name}`));
   return { normal, fill };
 };
 
