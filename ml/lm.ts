@@ -49,6 +49,20 @@ export const validateConfig = (input: unknown): LMConfig => {
   return c;
 };
 
+/**
+ * A preset by name with overrides (e.g. `{ vocabSize: tok.vocabSize }`), validated. An unknown
+ * preset or override key is a ConfigError listing the known ones.
+ */
+export const resolveConfig = (preset: string, overrides: Record<string, unknown> = {}): LMConfig => {
+  if (!Object.hasOwn(PRESETS, preset))
+    throw new ConfigError({ field: "preset", message: `unknown LM preset "${preset}"; known presets: ${Object.keys(PRESETS).join(", ")}` });
+  const known = Object.keys(LMConfigSchema.fields);
+  const unknown = Object.keys(overrides).filter((k) => !known.includes(k));
+  if (unknown.length > 0)
+    throw new ConfigError({ field: unknown[0], message: `unknown LM config key(s) ${unknown.join(", ")}; known keys: ${known.join(", ")}` });
+  return validateConfig({ ...PRESETS[preset as PresetName], ...overrides });
+};
+
 // ---------------------------------------------------------------- parameters
 export interface BlockParams {
   ln1G: tf.Variable; ln1B: tf.Variable; // (C)
@@ -220,7 +234,7 @@ export const transformerBody = (p: BodyParams, c: LMConfig, x: tf.Tensor3D, opts
 };
 
 /** Token + position embedding: ids (B, T) -> (B, T, C). */
-export const embed = (p: LMParams, c: LMConfig, ids: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D => {
+export const embed = (p: Pick<LMParams, "wte" | "wpe">, c: LMConfig, ids: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D => {
   const [, T] = ids.shape;
   const past = kvCacheLength(opts.kvCache);
   if (!opts.positions && past + T > c.contextLength)
@@ -233,7 +247,7 @@ export const embed = (p: LMParams, c: LMConfig, ids: tf.Tensor2D, opts: ForwardO
 };
 
 /** Tied output head: hidden (B, T, C) -> logits (B, T, V) = hidden wte^T. */
-export const lmHead = (p: LMParams, hidden: tf.Tensor3D): tf.Tensor3D => {
+export const lmHead = (p: Pick<LMParams, "wte">, hidden: tf.Tensor3D): tf.Tensor3D => {
   const [B, T, C] = hidden.shape;
   return tf.matMul(hidden.reshape([B * T, C]), p.wte, false, true).reshape([B, T, -1]) as tf.Tensor3D;
 };
