@@ -15,7 +15,7 @@ export interface ToyLM {
 export const toyLMFromChain = (c: ToyChain, name = "toy_lm"): ToyLM => ({
   V: c.V,
   L: c.L,
-  logits: tf.variable(tf.tensor2d(Array.from(c.probs, Math.log), [c.L * (c.V + 1), c.V]), true, `${name}_${nextId()}`),
+  logits: tf.tidy(() => tf.variable(tf.tensor2d(Array.from(c.probs, Math.log), [c.L * (c.V + 1), c.V]), true, `${name}_${nextId()}`)),
 });
 
 let counter = 0;
@@ -67,15 +67,15 @@ export interface ToyNado {
 
 export const initToyNado = (space: PrefixSpace, bias: number): ToyNado => ({
   space,
-  table: tf.variable(tf.zeros([space.nPrefixes, space.V]), true, `toy_nado_table_${nextId()}`),
-  bias: tf.variable(tf.scalar(bias), true, `toy_nado_bias_${nextId()}`),
+  table: tf.tidy(() => tf.variable(tf.zeros([space.nPrefixes, space.V]), true, `toy_nado_table_${nextId()}`)),
+  bias: tf.tidy(() => tf.variable(tf.scalar(bias), true, `toy_nado_bias_${nextId()}`)),
 });
 
 /** A copy with its own variables (warm start / snapshot). */
 export const cloneToyNado = (m: ToyNado): ToyNado => ({
   space: m.space,
-  table: tf.variable(m.table.clone(), true, `toy_nado_table_${nextId()}`),
-  bias: tf.variable(m.bias.clone(), true, `toy_nado_bias_${nextId()}`),
+  table: tf.tidy(() => tf.variable(m.table.clone(), true, `toy_nado_table_${nextId()}`)),
+  bias: tf.tidy(() => tf.variable(m.bias.clone(), true, `toy_nado_bias_${nextId()}`)),
 });
 
 export const disposeToyNado = (m: ToyNado): void => {
