@@ -26,8 +26,10 @@ export const klToTarget = (qLogProbs: tf.Tensor2D, logits: tf.Tensor2D): tf.Tens
   tf.tidy(() => {
     const lq = stopGradient(qLogProbs);
     const q = tf.exp(lq);
-    // −H(q) = Σ q log q, with the q = 0 entries contributing 0 (log q = −∞ there).
-    const negEntropy = tf.sum(tf.where(tf.greater(q, 0), tf.mul(q, lq), tf.zerosLike(q)), -1);
+    // −H(q) = Σ q log q, with the q = 0 entries contributing 0: log q = −∞ there is clamped to a
+    // finite value first (0 · −∞ would be NaN). Only differentiable ops here: the tape still walks
+    // this branch (it starts after stopGradient, so it carries zero gradient).
+    const negEntropy = tf.sum(tf.mul(q, tf.maximum(lq, -1e30)), -1);
     const crossEntropy = tf.losses.softmaxCrossEntropy(q, logits, undefined, 0, tf.Reduction.NONE) as tf.Tensor1D;
     return tf.add(crossEntropy, negEntropy) as tf.Tensor1D;
   });
