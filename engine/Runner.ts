@@ -1,0 +1,318 @@
+// The executor: topological scheduling with bounded concurrency, cache lookups, per-key locks, inline or
+// forked execution, atomic publication of outputs, and the run/execution records.
+import { fork } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { ArtifactStore, digestExternal, pidAlive, type ArtifactKind } from "./ArtifactStore.ts";
+import { isEngineError, LockTimeout, StageFailed } from "./Errors.ts";
+import { executeStage, type Job, type JobResult, type Sink } from "./Exec.ts";
+import type { Plan, PlanNode } from "./Graph.ts";
+import { codeOf, keyOf, type KeyParts } from "./Keys.ts";
+import { RunStore, type CacheEntry, type TableEmit } from "./RunStore.ts";
+import type { Row } from "./Stage.ts";
+import type { FromWorker } from "./Worker.ts";
+
+export type InstanceStatus = "ran" | "cached" | "failed" | "skipped";
+
+export interface InstanceResult {
+  readonly id: string;
+  readonly stage: string;
+  readonly status: InstanceStatus;
+  readonly seconds: number;
+  readonly key?: string;
+  readonly error?: string;
+}
+
+export interface RunSummary {
+  readonly runId: number;
+  readonly pipeline: string;
+  readonly instances: ReadonlyArray<InstanceResult>;
+  readonly seconds: number;
+}
+
+export type RunEvent =
+  | { readonly type: "start"; readonly id: string; readonly stage: string }
+  | { readonly type: "wait"; readonly id: string; readonly holder: string }
+  | { readonly type: "progress"; readonly id: string; readonly done: number; readonly total: number; readonly label?: string }
+  | { readonly type: "log"; readonly id: string; readonly message: string }
+  | { readonly type: "finish"; readonly result: InstanceResult };
+
+export interface RunOptions {
+  /** Concurrent stage executions (default: the number of cores). */
+  readonly jobs?: number;
+  /** Keep running what does not depend on a failure (default: stop launching after the first failure). */
+  readonly keepGoing?: boolean;
+  /** How long to wait for another process computing the same instance (default 2 h). */
+  readonly lockTimeoutMs?: number;
+  readonly command?: string;
+  readonly onEvent?: (e: RunEvent) => void;
+}
+
+const WORKER = new URL("./Worker.ts", import.meta.url);
+/** tsx resolved from here, not from the cwd, so `acft` works from any directory. */
+const TSX = import.meta.resolve("tsx");
+const HEARTBEAT_MS = 2000;
+const STALE_LOCK_MS = 30_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Produced {
+  readonly kind: ArtifactKind;
+  readonly digest: string;
+  /** For external inputs: the original path handed to dependants. */
+  readonly path?: string;
+  readonly key: string;
+}
+
+/** Run a stage job in a child process (`fork` with tsx), relaying its messages to `sink`. */
+export const forkJob = (job: Job, sink: Sink): Promise<JobResult> =>
+  new Promise((resolve, reject) => {
+    const child = fork(WORKER, [], { execArgv: ["--import", TSX], stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced" });
+    const stderr: string[] = [];
+    let settled = false;
+    const lines = (buf: Buffer, keep?: string[]) =>
+      buf.toString().split("\n").filter((l) => l.trim() !== "").forEach((l) => (keep?.push(l), keep && keep.length > 30 && keep.shift(), sink.log(l)));
+    child.stdout!.on("data", (b: Buffer) => lines(b));
+    child.stderr!.on("data", (b: Buffer) => lines(b, stderr));
+    child.on("message", (m: FromWorker) => {
+      if (m.t === "progress") sink.progress(m.done, m.total, m.label);
+      else if (m.t === "metric") sink.metric(m.name, m.value, m.step);
+      else if (m.t === "log") sink.log(m.message);
+      else if (m.t === "table") sink.table(m.name, m.rows as ReadonlyArray<Row>);
+      else if (m.t === "done") (settled = true), resolve({ text: m.text });
+      else (settled = true), reject(new StageFailed({ message: m.message, instance: job.instanceId, detail: m.detail }));
+    });
+    child.on("error", (e) => settled || ((settled = true), reject(e)));
+    child.on("exit", (code, signal) => {
+      if (settled) return;
+      settled = true;
+      const why = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      reject(new StageFailed({
+        message: `stage ${job.instanceId}: its worker process ${why} before finishing`,
+        instance: job.instanceId,
+        detail: stderr.slice(-10).join("\n"),
+      }));
+    });
+    child.send({ t: "run", job });
+  });
+
+export class Engine {
+  readonly store: ArtifactStore;
+  readonly db: RunStore;
+
+  constructor(readonly root: string) {
+    mkdirSync(root, { recursive: true });
+    this.store = new ArtifactStore(root);
+    this.db = new RunStore(root);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Execute a plan; never throws for stage failures (they are in the summary). */
+  async run(plan: Plan, opts: RunOptions = {}): Promise<RunSummary> {
+    const t0 = performance.now();
+    this.db.markInterrupted(pidAlive);
+    const runId = this.db.startRun(plan.pipeline, opts.command ?? `run ${plan.pipeline}`);
+    // Ctrl-C / SIGTERM: record the run as interrupted (forked workers exit when the parent goes away).
+    const onSignal = (sig: NodeJS.Signals) => {
+      this.db.markRunInterrupted(runId);
+      process.exit(sig === "SIGINT" ? 130 : 143);
+    };
+    process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+    const results = await new Scheduler(this, plan, runId, opts).all().finally(() => {
+      process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    const count = (s: InstanceStatus) => results.filter((r) => r.status === s).length;
+    const failed = count("failed");
+    this.db.finishRun(runId, { status: failed > 0 ? "failed" : "succeeded", ran: count("ran"), cached: count("cached"), failed, seconds });
+    return { runId, pipeline: plan.pipeline, instances: results, seconds };
+  }
+}
+
+class Scheduler {
+  private readonly produced = new Map<string, Produced>();
+  private readonly results = new Map<string, InstanceResult>();
+  private readonly code = new Map<string, Record<string, string>>();
+  private stopped = false;
+  private readonly emit: (e: RunEvent) => void;
+
+  constructor(private readonly engine: Engine, private readonly plan: Plan, private readonly runId: number, private readonly opts: RunOptions) {
+    this.emit = opts.onEvent ?? (() => {});
+  }
+
+  async all(): Promise<InstanceResult[]> {
+    const jobs = Math.max(1, this.opts.jobs ?? availableParallelism());
+    const waiting = new Map(this.plan.nodes.map((n) => [n.id, n.kind === "stage" ? new Set(Object.values(n.inputs)) : new Set<string>()]));
+    const ready = this.plan.nodes.filter((n) => waiting.get(n.id)!.size === 0);
+    const users = new Map<string, PlanNode[]>(this.plan.nodes.map((n) => [n.id, []]));
+    for (const n of this.plan.nodes) for (const d of waiting.get(n.id)!) users.get(d)!.push(n);
+    let running = 0;
+    await new Promise<void>((allDone) => {
+      const finished = (n: PlanNode, ok: boolean) => {
+        running--;
+        for (const m of users.get(n.id)!) {
+          const deps = waiting.get(m.id)!;
+          deps.delete(n.id);
+          if (!ok) this.skip(m, n.id, waiting);
+          else if (deps.size === 0 && !this.results.has(m.id)) ready.push(m);
+        }
+        if (!ok && !this.opts.keepGoing) this.stopped = true;
+        launch();
+      };
+      const launch = () => {
+        while (!this.stopped && running < jobs && ready.length > 0) {
+          const n = ready.shift()!;
+          running++;
+          this.one(n)
+            .catch((e) => (this.fail(n, n.kind === "stage" ? n.stage.name : "external", 0, e, undefined, undefined), false))
+            .then((ok) => finished(n, ok));
+        }
+        if (running === 0) allDone();
+      };
+      launch();
+    });
+    for (const n of this.plan.nodes)
+      if (n.kind === "stage" && !this.results.has(n.id)) this.results.set(n.id, { id: n.id, stage: n.stage.name, status: "skipped", seconds: 0, error: "not started: an earlier instance failed (use --keep-going to run independent work)" });
+    return this.plan.nodes.flatMap((n) => this.results.get(n.id) ?? []); // externals appear only when they failed
+  }
+
+  /** Mark `m` and everything downstream of it as skipped because `cause` failed. */
+  private skip(m: PlanNode, cause: string, waiting: Map<string, Set<string>>): void {
+    if (this.results.has(m.id) || m.kind !== "stage") return;
+    const r: InstanceResult = { id: m.id, stage: m.stage.name, status: "skipped", seconds: 0, error: `upstream ${cause} failed` };
+    this.results.set(m.id, r);
+    this.engine.db.recordExecution({ runId: this.runId, instanceId: m.id, stage: m.stage.name, status: "skipped", error: r.error });
+    this.emit({ type: "finish", result: r });
+    for (const d of this.plan.nodes) if (waiting.get(d.id)!.has(m.id)) this.skip(d, cause, waiting);
+  }
+
+  private async one(n: PlanNode): Promise<boolean> {
+    if (n.kind === "external") {
+      try {
+        const digest = digestExternal(n.path, this.engine.db.hashCache);
+        this.produced.set(n.id, { kind: "directory", digest, path: n.path, key: digest });
+        return true;
+      } catch (e) {
+        this.fail(n, "external", 0, e, undefined, undefined);
+        return false;
+      }
+    }
+    const inputs = Object.fromEntries(Object.entries(n.inputs).map(([k, src]) => [k, this.produced.get(src)!]));
+    const parts: KeyParts = {
+      stage: n.stage.name, version: n.stage.version, code: codeOf(this.code, n.stage), params: n.paramsEncoded,
+      inputs: Object.fromEntries(Object.entries(inputs).map(([k, p]) => [k, p.digest])),
+    };
+    const key = keyOf(parts);
+    if (this.hit(n, key, parts)) return true;
+    const t0 = performance.now();
+    const token = randomUUID();
+    let beat: NodeJS.Timeout | undefined;
+    try {
+      if (await this.lock(n, key, parts, token, t0)) return true; // another process produced it meanwhile
+      beat = setInterval(() => this.engine.db.heartbeat(key, token), HEARTBEAT_MS);
+      beat.unref();
+      if (this.hit(n, key, parts)) return true;
+      await this.compute(n, key, parts, inputs, t0);
+      return true;
+    } catch (e) {
+      this.fail(n, n.stage.name, Math.round(performance.now() - t0) / 1000, e, key, parts);
+      return false;
+    } finally {
+      if (beat) clearInterval(beat);
+      this.engine.db.unlock(key, token);
+    }
+  }
+
+  /** A cache hit whose artifact is present: record it as cached. Entries whose artifact vanished are dropped. */
+  private hit(n: Extract<PlanNode, { kind: "stage" }>, key: string, parts: KeyParts): boolean {
+    const entry: CacheEntry | undefined = this.engine.db.cacheGet(key);
+    if (entry === undefined) return false;
+    if (!this.engine.store.has(entry.output_kind, entry.output_digest)) {
+      this.engine.db.cacheDelete(key);
+      return false;
+    }
+    this.engine.db.restoreTables(entry, n.id);
+    this.produced.set(n.id, { kind: entry.output_kind, digest: entry.output_digest, key });
+    const r: InstanceResult = { id: n.id, stage: n.stage.name, status: "cached", seconds: 0, key };
+    this.engine.db.recordExecution({ runId: this.runId, instanceId: n.id, stage: n.stage.name, key, keyParts: parts, status: "cached", seconds: 0, outputDigest: entry.output_digest });
+    this.results.set(n.id, r);
+    this.emit({ type: "finish", result: r });
+    return true;
+  }
+
+  /** Take the per-key lock, waiting for another holder; true when the holder's result turned up meanwhile. */
+  private async lock(n: Extract<PlanNode, { kind: "stage" }>, key: string, parts: KeyParts, token: string, t0: number): Promise<boolean> {
+    const timeout = this.opts.lockTimeoutMs ?? 2 * 3600_000;
+    let announced = false;
+    for (;;) {
+      const holder = this.engine.db.tryLock(key, n.id, token, pidAlive, STALE_LOCK_MS);
+      if (holder === undefined) return false;
+      const who = `${holder.instance_id} in process ${holder.pid} on ${holder.host}`;
+      if (!announced) (announced = true), this.emit({ type: "wait", id: n.id, holder: who });
+      if (performance.now() - t0 > timeout)
+        throw new LockTimeout({
+          message: `instance ${n.id}: waited ${(timeout / 1000).toFixed(timeout < 10_000 ? 1 : 0)} s for ${who}, which computes the same key; rerun later or raise --lock-timeout`,
+          key, holder: who,
+        });
+      await sleep(150);
+      const entry = this.engine.db.cacheGet(key);
+      if (entry && this.engine.store.has(entry.output_kind, entry.output_digest)) return this.hit(n, key, parts);
+    }
+  }
+
+  private async compute(n: Extract<PlanNode, { kind: "stage" }>, key: string, parts: KeyParts, inputs: Record<string, Produced>, t0: number): Promise<void> {
+    const { db, store } = this.engine;
+    const startedAt = new Date().toISOString();
+    db.recordExecution({ runId: this.runId, instanceId: n.id, stage: n.stage.name, key, keyParts: parts, status: "running", startedAt });
+    this.emit({ type: "start", id: n.id, stage: n.stage.name });
+    // The output directory is created on first use: trivial value stages never touch the disk for it.
+    let scratch: string | undefined;
+    const outDir = (): string => {
+      if (scratch === undefined) (scratch = store.scratch()), mkdirSync(join(scratch, "out"));
+      return join(scratch, "out");
+    };
+    const tables: TableEmit[] = [];
+    const sink: Sink = {
+      progress: (done, total, label) => this.emit({ type: "progress", id: n.id, done, total, label }),
+      metric: (name, value, step) => db.metric(this.runId, n.id, key, name, value, step),
+      log: (message) => this.emit({ type: "log", id: n.id, message }),
+      table: (name, rows) => tables.push({ name, rows }),
+    };
+    try {
+      const job: Job = {
+        moduleUrl: n.stage.module, stageName: n.stage.name, instanceId: n.id, key, params: n.paramsEncoded,
+        outDir: n.stage.process === "fork" || n.stage.output.kind === "directory" ? outDir() : "",
+        inputs: Object.fromEntries(Object.entries(inputs).map(([k, p]) => [
+          k, p.path !== undefined ? { path: p.path } : p.kind === "directory" ? { path: store.dirPath(p.digest) } : { json: JSON.parse(store.readValue(p.digest)) },
+        ])),
+      };
+      const r = n.stage.process === "inline" ? await executeStage(n.stage, job, sink, outDir) : await forkJob(job, sink);
+      const put = r.text !== undefined ? store.putValue(r.text) : store.putDirectory(outDir());
+      const seconds = Math.round(performance.now() - t0) / 1000;
+      const sourceKeys = Object.fromEntries(Object.entries(inputs).map(([k, p]) => [k, p.key]));
+      db.commitSuccess({ runId: this.runId, instanceId: n.id, stage: n.stage.name, key, keyParts: parts, kind: n.stage.output.kind,
+        digest: put.digest, bytes: put.bytes, tables, sourceKeys, startedAt, seconds });
+      this.produced.set(n.id, { kind: n.stage.output.kind, digest: put.digest, key });
+      const res: InstanceResult = { id: n.id, stage: n.stage.name, status: "ran", seconds, key };
+      this.results.set(n.id, res);
+      this.emit({ type: "finish", result: res });
+    } finally {
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+
+  private fail(n: PlanNode, stage: string, seconds: number, e: unknown, key: string | undefined, parts: KeyParts | undefined): void {
+    const message = isEngineError(e) || e instanceof Error ? e.message : String(e);
+    const detail = (e as { detail?: string }).detail;
+    const error = detail && !message.includes(detail) ? `${message}\n${detail}` : message;
+    const r: InstanceResult = { id: n.id, stage, status: "failed", seconds, key, error };
+    this.results.set(n.id, r);
+    this.engine.db.recordExecution({ runId: this.runId, instanceId: n.id, stage, key, keyParts: parts, status: "failed", seconds, error });
+    this.emit({ type: "finish", result: r });
+  }
+}
+

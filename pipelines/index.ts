@@ -1,0 +1,5 @@
+// The pipeline registry: what `acft run <name>` can run.
+import type { AnyPipeline } from "../engine/Pipeline.ts";
+import { smoke } from "./smoke.ts";
+
+export const pipelines: ReadonlyArray<AnyPipeline> = [smoke];
