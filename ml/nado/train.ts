@@ -72,7 +72,17 @@ export const sampleAndLabel = async (o: SampleAndLabelOptions): Promise<NadoSamp
   return out;
 };
 
-export interface TrainNadoOptions {
+/** Settings shared by the transformer training runs (trainNado, finetuneRegularised). */
+export interface RunOptions {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  padId?: number;
+  seed: number;
+  onProgress?: (p: TrainProgress) => void;
+}
+
+export interface TrainNadoOptions extends RunOptions {
   base: LMParams;
   baseCfg: LMConfig;
   nadoCfg: NadoConfig;
@@ -80,12 +90,6 @@ export interface TrainNadoOptions {
   /** Warm start (copied; not modified). Without it: fresh init with bias logit(mean label). */
   nadoInit?: NadoParams;
   beta?: number;
-  steps: number;
-  batchSize: number;
-  lr: number;
-  padId?: number;
-  seed: number;
-  onProgress?: (p: TrainProgress) => void;
 }
 
 /**
@@ -101,6 +105,24 @@ const nadoBatch = (samples: NadoSample[], pad: number) => {
   return { ids, targets, mask, labels: samples.map((s) => s.label), logw: samples.map((s) => s.logp - s.logq) };
 };
 
+/**
+ * Batches of `batchSize` items drawn with replacement, from a seed of their own per (step, micro):
+ * deterministic, as train()'s resume requires. `salt` separates the streams of different callers.
+ */
+export const resampledBatches = <T>(items: readonly T[], batchSize: number, seed: number, salt: number) =>
+  (step: number, micro: number): T[] => {
+    const rng = makeRng(deriveSeed(seed, salt, step, micro));
+    return Array.from({ length: Math.min(batchSize, items.length) }, () => items[Math.floor(rng.next() * items.length)]);
+  };
+
+/** AdamW with light decay, short warmup then cosine, clipping at 1: the transformer runs' defaults. */
+export const transformerTrainSettings = (steps: number, lr: number) => ({
+  steps,
+  optimizer: { lr, weightDecay: 0.01 },
+  schedule: { warmup: Math.min(10, Math.floor(steps / 10)), decay: "cosine" as const },
+  clipNorm: 1,
+});
+
 /** Train R_φ on labelled samples of `base`; returns the trained NADO (new variables) and the history. */
 export const trainNado = async (o: TrainNadoOptions): Promise<{ nado: NadoParams; history: HistoryEntry[] }> => {
   const pad = o.padId ?? 0;
@@ -109,12 +131,7 @@ export const trainNado = async (o: TrainNadoOptions): Promise<{ nado: NadoParams
     const from = nadoVariables(o.nadoInit);
     for (const [k, v] of Object.entries(nadoVariables(nado))) v.assign(from[k]);
   }
-  const n = o.samples.length;
-  // Batch of (step, micro) drawn from its own seed: deterministic, as train()'s resume requires.
-  const draw = (step: number, micro: number) => {
-    const rng = makeRng(deriveSeed(o.seed, 7, step, micro));
-    return Array.from({ length: Math.min(o.batchSize, n) }, () => o.samples[Math.floor(rng.next() * n)]);
-  };
+  const draw = resampledBatches(o.samples, o.batchSize, o.seed, 7);
   const history = await train({
     variables: nadoVariables(nado),
     batches: (step, micro) => nadoBatch(draw(step, micro), pad),
@@ -128,10 +145,7 @@ export const trainNado = async (o: TrainNadoOptions): Promise<{ nado: NadoParams
         labels: tf.tensor1d(b.labels), weights: importanceWeights(tf.tensor1d(b.logw), tf.zeros([B])),
       }, o.beta ?? 0.5).loss;
     },
-    steps: o.steps,
-    optimizer: { lr: o.lr, weightDecay: 0.01 },
-    schedule: { warmup: Math.min(10, Math.floor(o.steps / 10)), decay: "cosine" },
-    clipNorm: 1,
+    ...transformerTrainSettings(o.steps, o.lr),
     seed: o.seed,
     onProgress: o.onProgress,
   });
