@@ -71,8 +71,8 @@ export class RunStore {
 
   constructor(root: string | ":memory:") {
     this.db = new Database(root === ":memory:" ? root : join(root, "acft.sqlite"));
+    this.db.pragma("busy_timeout = 15000"); // first: switching to WAL must wait for a concurrent opener too
     this.db.pragma("journal_mode = WAL");
-    this.db.pragma("busy_timeout = 15000");
     this.db.pragma("synchronous = NORMAL");
     this.migrate();
   }

@@ -6,7 +6,9 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "no
 import { join } from "node:path";
 import { pidAlive } from "../../engine/ArtifactStore.ts";
 import { RunStore } from "../../engine/RunStore.ts";
-import { tempDir } from "./helpers.ts";
+import { plan } from "../../engine/Graph.ts";
+import { slow } from "./fixtures/pipelines.ts";
+import { tempDir, withEngine } from "./helpers.ts";
 
 const CLI = "test/engine/fixtures/cli.ts";
 
@@ -61,15 +63,14 @@ test("SIGKILL mid-run leaves no visible artifact nor cached record; the next run
   const objects = join(root, "store", "objects");
   assert.deepEqual(readdirSync(objects), [], "no artifact is visible");
   db.close();
-  // 3) the next run (same keys) recomputes and succeeds; the killed run is marked interrupted
+  // 3) the next run (same keys; in-process here) recomputes and succeeds; the killed run is marked interrupted
   writeFileSync(gate, "");
-  const c = start(args);
-  assert.equal(await c.done, 0, c.stderr);
-  assert.deepEqual(lastJson(c.stdout).instances.map((i: any) => i.status), ["ran", "ran", "ran"]);
-  const db2 = new RunStore(root);
-  const runs = db2.db.prepare("SELECT status FROM runs ORDER BY run_id").all().map((r: any) => r.status);
-  assert.deepEqual(runs, ["failed", "interrupted", "succeeded"]);
-  db2.close();
+  await withEngine(async (e) => {
+    const s = await e.run(plan(slow, { overrides: args.filter((x) => x.startsWith("slow.")) }), { jobs: 1 });
+    assert.deepEqual(s.instances.map((i) => i.status), ["ran", "ran", "ran"]);
+    const runs = e.db.db.prepare("SELECT status FROM runs ORDER BY run_id").all().map((r: any) => r.status);
+    assert.deepEqual(runs, ["failed", "interrupted", "succeeded"]);
+  }, root);
 });
 
 test("two concurrent runs on one store: each instance is executed exactly once", async () => {
@@ -99,18 +100,18 @@ test("two concurrent runs on one store: each instance is executed exactly once",
   db.close();
 });
 
-test("independent forked stages run at the same time in separate processes (--jobs 2)", async () => {
-  const root = tempDir(), gate = join(root, "gate");
-  const pidFile = join(root, "s1.pid");
-  // both sleepers wait for the gate: run serially, s2 could not start before s1 finished
-  const a = start(["run", "slow", "--store", root, "--json", "--jobs", "2", "--set", "slow.ms=50", "--set", `slow.gate=${gate}`, "--set", `slow.pidFile=${pidFile}`]);
-  await until(() => a.stderr.includes("▶ s1 ") && a.stderr.includes("▶ s2 ") && existsSync(pidFile), "both sleepers to start");
-  assert.ok(pidAlive(Number(readFileSync(pidFile, "utf8"))));
-  writeFileSync(gate, "");
-  assert.equal(await a.done, 0, a.stderr);
-  const db = new RunStore(root);
-  const rows = db.db.prepare("SELECT instance_id, started_at, finished_at FROM executions WHERE instance_id IN ('s1','s2') ORDER BY instance_id").all() as Array<{ started_at: string; finished_at: string }>;
-  db.close();
-  const [s1, s2] = rows.map((r) => [Date.parse(r.started_at), Date.parse(r.finished_at)]);
-  assert.ok(s1[0] < s2[1] && s2[0] < s1[1], `intervals overlap: ${JSON.stringify(rows)}`);
-});
+test("independent forked stages run at the same time in separate processes (jobs 2)", () =>
+  withEngine(async (e, root) => {
+    const gate = join(root, "gate"), pidFile = join(root, "s1.pid");
+    const started = new Set<string>();
+    // both sleepers wait for the gate: run serially, s2 could not start before s1 finished
+    const run = e.run(plan(slow, { overrides: ["slow.ms=50", `slow.gate=${gate}`, `slow.pidFile=${pidFile}`] }), {
+      jobs: 2,
+      onEvent: (ev) => void (ev.type === "start" && started.add(ev.id)),
+    });
+    await until(() => started.has("s1") && started.has("s2") && existsSync(pidFile), "both sleepers to start");
+    assert.notEqual(Number(readFileSync(pidFile, "utf8")), process.pid, "s1 runs in a worker process");
+    writeFileSync(gate, "");
+    const s = await run;
+    assert.deepEqual(s.instances.map((i) => i.status), ["ran", "ran", "ran"]);
+  }));
