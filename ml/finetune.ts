@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type LMConfig, type LMParams, lmForward, lmVariables } from "./lm.ts";
 import { guidedLogProbs } from "./nado/losses.ts";
 import { type NadoConfig, type NadoParams, nadoForward } from "./nado/model.ts";
-import { type RunOptions, resampledBatches, transformerTrainSettings } from "./nado/train.ts";
+import { type RunOptions, check, resampledBatches, transformerTrainSettings } from "./nado/train.ts";
 import { ops } from "./ops.ts";
 import { type HistoryEntry, train } from "./train.ts";
 
@@ -116,7 +116,11 @@ const finetuneBatch = (ex: FinetuneExample[], pad: number) => {
  * Fine-tune `model` in place with the regularised loss; λ = 0 is plain fine-tuning (the snapshot
  * and NADO are then never run). q_t is recomputed per batch from the frozen snapshot and NADO.
  */
-export const finetuneRegularised = (o: FinetuneRegularisedOptions): Promise<HistoryEntry[]> => {
+export const finetuneRegularised = async (o: FinetuneRegularisedOptions): Promise<HistoryEntry[]> => {
+  check(o.data.length > 0, "data", "finetuneRegularised: no training examples");
+  check(o.lambda >= 0, "lambda", `finetuneRegularised: lambda must be >= 0, got ${o.lambda}`);
+  check(o.nadoCfg.body.vocabSize === o.cfg.vocabSize, "nadoCfg.body.vocabSize",
+    `finetuneRegularised: the NADO vocabulary (${o.nadoCfg.body.vocabSize}) must equal the model's (${o.cfg.vocabSize})`);
   const pad = o.padId ?? 0;
   const draw = resampledBatches(o.data, o.batchSize, o.seed, 11);
   return train({

@@ -7,6 +7,7 @@ import { type LMConfig, type LMParams, lmForward } from "../lm.ts";
 import { deriveSeed, makeRng } from "../prng.ts";
 import { type HistoryEntry, type TrainProgress, train } from "../train.ts";
 import { headBiasFor, importanceWeights, nadoLoss } from "./losses.ts";
+import { ConfigError } from "../errors.ts";
 import { type NadoConfig, type NadoParams, initNado, nadoForward, nadoVariables } from "./model.ts";
 
 export interface NadoSample {
@@ -54,6 +55,9 @@ const continuationLogProbs = (p: LMParams, c: LMConfig, prompt: number[], cont: 
  * maxNewTokens stopped at EOS, which is kept as its last token (its probability is part of p(x)).
  */
 export const sampleAndLabel = async (o: SampleAndLabelOptions): Promise<NadoSample[]> => {
+  check(Number.isInteger(o.K) && o.K >= 1, "K", `sampleAndLabel: K (continuations per prompt) must be an integer >= 1, got ${o.K}`);
+  check(o.temperature > 0, "temperature", `sampleAndLabel: temperature must be > 0 (importance weights need a proper density), got ${o.temperature}`);
+  check(o.prompts.length > 0, "prompts", "sampleAndLabel: no prompts given; pass at least one (BOS-prefixed) prompt");
   const bs = o.batchSize ?? 32;
   const jobs = o.prompts.flatMap((p) => Array.from({ length: o.K }, () => p));
   const out: NadoSample[] = [];
@@ -70,6 +74,11 @@ export const sampleAndLabel = async (o: SampleAndLabelOptions): Promise<NadoSamp
     o.onProgress?.(Math.min(i + bs, jobs.length), jobs.length);
   }
   return out;
+};
+
+/** Throw a ConfigError naming the option when `ok` is false. */
+export const check = (ok: boolean, field: string, message: string): void => {
+  if (!ok) throw new ConfigError({ field, message });
 };
 
 /** Settings shared by the transformer training runs (trainNado, finetuneRegularised). */
@@ -125,8 +134,15 @@ export const transformerTrainSettings = (steps: number, lr: number) => ({
 
 /** Train R_φ on labelled samples of `base`; returns the trained NADO (new variables) and the history. */
 export const trainNado = async (o: TrainNadoOptions): Promise<{ nado: NadoParams; history: HistoryEntry[] }> => {
+  check(o.samples.length > 0, "samples", "trainNado: no samples; run sampleAndLabel first (prompts × K must be > 0)");
+  check(o.nadoCfg.body.vocabSize === o.baseCfg.vocabSize, "nadoCfg.body.vocabSize",
+    `trainNado: the NADO vocabulary (${o.nadoCfg.body.vocabSize}) must equal the base model's (${o.baseCfg.vocabSize})`);
+  check((o.beta ?? 0.5) >= 0, "beta", `trainNado: beta must be >= 0, got ${o.beta}`);
   const pad = o.padId ?? 0;
-  const nado = initNado(o.nadoCfg, o.seed, headBiasFor(o.samples.map((s) => s.label)));
+  // Bias at logit of the (importance-weighted) mean label, so R_φ starts at the estimate of R(prompt).
+  const maxLw = Math.max(...o.samples.map((s) => s.logp - s.logq));
+  const w = o.samples.map((s) => Math.exp(s.logp - s.logq - maxLw));
+  const nado = initNado(o.nadoCfg, o.seed, headBiasFor(o.samples.map((s) => s.label), w));
   if (o.nadoInit) {
     const from = nadoVariables(o.nadoInit);
     for (const [k, v] of Object.entries(nadoVariables(nado))) v.assign(from[k]);
