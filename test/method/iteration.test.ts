@@ -80,3 +80,18 @@ test("bad options are ConfigErrors naming the field", async () => {
     finetuneRegularised({ model: base, cfg: c, snapshot: base, nado: initNado({ body: c }, 1, 0), nadoCfg: { body: c }, data: [{ ids: [1, 2], reg: true }], lambda: -1, steps: 1, batchSize: 1, lr: 1e-3, seed: 1 }),
     (e: { _tag: string; field: string }) => e._tag === "ConfigError" && e.field === "lambda");
 });
+
+test("no tensors leak: trainNado keeps only the returned NADO's variables; finetuneRegularised and guided generation keep none", async () => {
+  const samples = await sampleAndLabel({ base, cfg: c, prompts: prompts.slice(0, 2), K: 2, temperature: 1, maxNewTokens: 4, eos: EOS, seed: 5, oracle });
+  const nadoCfg = { body: c };
+  const before = tf.memory().numTensors;
+  const { nado } = await trainNado({ base, baseCfg: c, nadoCfg, samples, steps: 2, batchSize: 4, lr: 1e-3, seed: 1 });
+  assert.equal(tf.memory().numTensors - before, Object.keys(nadoVariables(nado)).length);
+  const model = initLM(c, 2);
+  const mid = tf.memory().numTensors;
+  await finetuneRegularised({ model, cfg: c, snapshot: base, nado, nadoCfg, data: [{ ids: [62, 1, 2, 3], reg: true }], lambda: 1, steps: 2, batchSize: 2, lr: 1e-3, seed: 1 });
+  const { nadoLogitsProcessor } = await import("../../ml/nado/guided.ts");
+  const { generateIds } = await import("../../ml/generate.ts");
+  generateIds(base, c, [[1], [2, 3]], { maxNewTokens: 3, seed: 1, logitsProcessor: nadoLogitsProcessor(nado, nadoCfg) });
+  assert.equal(tf.memory().numTensors, mid);
+});
