@@ -3,7 +3,10 @@
 // ids start at 0 at its first real token, so a padded row computes exactly what it would alone.
 import * as tf from "@tensorflow/tfjs";
 import { RequestError } from "./errors.ts";
-import { type KVCache, type LMConfig, type LMParams, disposeKVCache, embed, lmHead, transformerBody } from "./lm.ts";
+import {
+  type KVCache, type KVSlots, type LMConfig, type LMParams, disposeKVCache, embed, kvSlotsSupported, lmHead, transformerBody,
+  writeKVSlot,
+} from "./lm.ts";
 import { MASKED } from "./ops.ts";
 import { makeRng } from "./prng.ts";
 import { type SamplingOptions, sampleToken } from "./sampling.ts";
@@ -40,19 +43,37 @@ const layout = (prompts: number[][], c: LMConfig, o: GenerateOptions): Layout =>
   return { L, pads: rows.map((r) => L - r.length), rows };
 };
 
-/** Inputs for positions [from, to) of the padded sequences: ids, position ids, key bias for [0, to). */
-const inputs = (seqs: number[][], lay: Layout, from: number, to: number, padId: number) => {
+/**
+ * Inputs for positions [from, to) of the padded sequences: ids, position ids, key bias for [0, to).
+ * With `capacity` (KVSlots decoding) the key bias spans [0, capacity) and also hides [to, capacity).
+ */
+const inputs = (seqs: number[][], lay: Layout, from: number, to: number, padId: number, capacity?: number) => {
   const B = seqs.length;
   const ids = seqs.map((s, b) => Array.from({ length: to - from }, (_, j) => (from + j < lay.pads[b] ? padId : s[from + j - lay.pads[b]])));
   const pos = lay.pads.map((pad) => Array.from({ length: to - from }, (_, j) => Math.max(0, from + j - pad)));
-  const bias = new Float32Array(B * to);
-  lay.pads.forEach((pad, b) => bias.fill(MASKED, b * to, b * to + pad));
+  const Tk = capacity ?? to;
+  const bias = new Float32Array(B * Tk);
+  lay.pads.forEach((pad, b) => {
+    bias.fill(MASKED, b * Tk, b * Tk + pad);
+    bias.fill(MASKED, b * Tk + to, (b + 1) * Tk);
+  });
   return {
     ids: tf.tensor2d(ids, [B, to - from], "int32"),
     positions: tf.tensor2d(pos, [B, to - from], "int32"),
     // no padding in the batch: no key bias needed (saves an add per layer and step)
-    keyBias: lay.pads.some((p) => p > 0) ? tf.tensor4d(bias, [B, 1, 1, to]) : undefined,
+    keyBias: capacity !== undefined || lay.pads.some((p) => p > 0) ? tf.tensor4d(bias, [B, 1, 1, Tk]) : undefined,
   };
+};
+
+/** Move a KV cache (B, nh, T, hs) per layer into zero-filled slots of `capacity` positions. */
+const toSlots = (cache: KVCache, capacity: number): KVSlots => {
+  const grow = (t: tf.Tensor4D): tf.Tensor4D => {
+    const [B, nh, , hs] = t.shape;
+    const s = tf.zeros([B, nh, capacity, hs], "float32") as tf.Tensor4D;
+    writeKVSlot(s, t, 0);
+    return s;
+  };
+  return { k: cache.k.map(grow), v: cache.v.map(grow), at: cache.k[0].shape[2] };
 };
 
 /** Generate up to maxNewTokens per prompt. Returns only the new tokens of each row. */
@@ -67,13 +88,17 @@ export const generateIds = (p: LMParams, c: LMConfig, prompts: number[][], o: Ge
   const out: number[][] = prompts.map(() => []);
   const done = prompts.map(() => false);
   let cache: KVCache | undefined;
+  let slots: KVSlots | undefined; // after the prompt, where supported: the cache written in place
   try {
     for (let step = 0; step < o.maxNewTokens && done.includes(false); step++) {
       const to = lay.L + step;
-      const from = useCache && cache ? to - 1 : 0;
+      const from = useCache && (cache || slots) ? to - 1 : 0;
+      if (slots) slots.at = from;
       const { logits, kvCache } = tf.tidy(() => {
-        const x = inputs(seqs, lay, from, to, padId);
-        const fo = { positions: x.positions, keyBias: x.keyBias, kvCache: cache, useCache };
+        const x = inputs(seqs, lay, from, to, padId, slots ? slots.k[0].shape[2] : undefined);
+        const fo = slots
+          ? { positions: x.positions, keyBias: x.keyBias, kvSlots: slots }
+          : { positions: x.positions, keyBias: x.keyBias, kvCache: cache, useCache };
         const r = transformerBody(p, c, embed(p, c, x.ids, fo), fo);
         // only the last position's logits are needed: (B, T, C) -> (B, 1, C) -> head -> (B, V)
         let last = lmHead(p, r.hidden.slice([0, to - from - 1, 0], [-1, 1, -1]) as tf.Tensor3D).squeeze([1]) as tf.Tensor2D;
@@ -81,7 +106,12 @@ export const generateIds = (p: LMParams, c: LMConfig, prompts: number[][], o: Ge
         return { logits: last, kvCache: r.kvCache };
       });
       disposeKVCache(cache);
-      cache = useCache ? kvCache : undefined;
+      cache = useCache && !slots ? kvCache : undefined;
+      if (cache && step === 0 && o.maxNewTokens > 1 && kvSlotsSupported()) {
+        slots = toSlots(cache, lay.L + o.maxNewTokens - 1);
+        disposeKVCache(cache);
+        cache = undefined;
+      }
       const V = logits.shape[1];
       const flat = logits.dataSync();
       logits.dispose();
@@ -97,6 +127,7 @@ export const generateIds = (p: LMParams, c: LMConfig, prompts: number[][], o: Ge
     }
   } finally {
     disposeKVCache(cache);
+    disposeKVCache(slots);
   }
   return out;
 };

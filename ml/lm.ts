@@ -181,7 +181,35 @@ export interface ForwardOptions {
   positions?: tf.Tensor2D;
   /** Additive key bias (B, 1, 1, Tk) hiding padded keys (0 / MASKED), Tk = past + T. */
   keyBias?: tf.Tensor4D;
+  /**
+   * Preallocated KV cache written in place (decoding, see KVSlots): the new keys/values go to
+   * positions [at, at + T) of the slots and attention reads all `capacity` slots, so `keyBias`
+   * (B, 1, 1, capacity) must hide the positions >= at + T as well as padding. Excludes kvCache.
+   */
+  kvSlots?: KVSlots;
 }
+
+/**
+ * A KV cache of fixed capacity per layer, k/v (B, nh, capacity, hs), filled in place: no concat
+ * (a new, growing allocation per layer and step) while decoding. `write(dst, src, at)` copies src
+ * (B, nh, T, hs) into dst positions [at, at + T); only backends whose readSync hands out the live
+ * storage support it (see ml/generate.ts). Owned by the caller.
+ */
+export type KVSlots = { k: tf.Tensor4D[]; v: tf.Tensor4D[]; at: number };
+
+/** Whether the active backend can hold KVSlots (its readSync returns the tensor's own storage). */
+export const kvSlotsSupported = (): boolean => ["cpu", "acft"].includes(tf.getBackend());
+
+/** Copy src (B, nh, T, hs) into positions [at, at + T) of dst (B, nh, capacity, hs), in place. */
+export const writeKVSlot = (dst: tf.Tensor4D, src: tf.Tensor4D, at: number): void => {
+  const [B, nh, cap, hs] = dst.shape;
+  const T = src.shape[2];
+  if (src.shape[0] !== B || src.shape[1] !== nh || src.shape[3] !== hs || at < 0 || at + T > cap)
+    throw new RangeError(`writeKVSlot: cannot write [${src.shape}] at ${at} into [${dst.shape}]`);
+  const d = tf.backend().readSync(dst.dataId) as Float32Array; // live storage (kvSlotsSupported)
+  const s = src.dataSync() as Float32Array;
+  for (let r = 0; r < B * nh; r++) d.set(s.subarray(r * T * hs, (r + 1) * T * hs), (r * cap + at) * hs);
+};
 // Type aliases (not interfaces) so results can be returned from tf.tidy.
 export type BodyOutput = { hidden: tf.Tensor3D; kvCache?: KVCache };
 
@@ -201,8 +229,14 @@ const block = (
   // (B, T, C) -> (B, T, nh, hs) -> (B, nh, T, hs)
   const heads = (t: tf.Tensor) => t.reshape([B, T, nh, hs]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
   const [q, kNew, vNew] = tf.split(qkv, 3, -1).map(heads);
-  const k = past ? (tf.concat([past.k, kNew], 2) as tf.Tensor4D) : kNew; // (B, nh, Tpast + T, hs)
-  const v = past ? (tf.concat([past.v, vNew], 2) as tf.Tensor4D) : vNew;
+  let k = past ? (tf.concat([past.k, kNew], 2) as tf.Tensor4D) : kNew; // (B, nh, Tpast + T, hs)
+  let v = past ? (tf.concat([past.v, vNew], 2) as tf.Tensor4D) : vNew;
+  if (opts.kvSlots) { // in place: (B, nh, capacity, hs), future positions hidden by keyBias
+    const s = opts.kvSlots;
+    writeKVSlot(s.k[l], kNew, s.at);
+    writeKVSlot(s.v[l], vNew, s.at);
+    [k, v] = [s.k[l], s.v[l]];
+  }
   const att = o.causalAttention(q, k, v, opts.keyBias); // (B, nh, T, hs)
   const merged = att.transpose([0, 2, 1, 3]).reshape([B, T, C]); // (B, nh, T, hs) -> (B, T, C)
   const proj = o.linear(merged, b.projW as tf.Tensor2D, b.projB as tf.Tensor1D);

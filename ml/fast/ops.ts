@@ -24,6 +24,20 @@ const fused = (f: Forward): ((...inputs: tf.Tensor[]) => tf.Tensor) =>
     return { value, gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => gradFunc(dy as tf.Tensor, saved) };
   }) as Parameters<typeof tf.customGrad>[0]);
 
+/**
+ * Whether a gradient tape is recording (inside tf.grads / variableGrads). Without one (inference,
+ * decoding) the ops below run their forward kernel directly: tf.customGrad's bookkeeping costs
+ * ~150 us a call, more than a decode-step kernel itself.
+ */
+const taping = (): boolean => (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
+
+/** Runs a multi-output forward kernel, keeps output 0 and disposes the saved-for-backward rest. */
+const forwardOnly = (name: string, inputs: tf.NamedTensorMap, attrs: Record<string, unknown> = {}): tf.Tensor => {
+  const [y, ...rest] = run(name, inputs, attrs);
+  tf.dispose(rest);
+  return y;
+};
+
 const assertShape = (ok: boolean, op: string, detail: () => string): void => {
   if (!ok) throw new RangeError(`${op}: ${detail()}`);
 };
@@ -32,6 +46,7 @@ const assertShape = (ok: boolean, op: string, detail: () => string): void => {
 export const layerNorm = (x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D, eps = 1e-5): tf.Tensor => {
   const c = x.shape[x.shape.length - 1];
   assertShape(g.size === c && b.size === c, "layerNorm", () => `gain/bias of size ${g.size}/${b.size} for ${c} features`);
+  if (!taping()) return forwardOnly(FUSED.layerNorm, { x, g, b }, { eps });
   const f = fused(([x, g, b], save) => {
     const [y, mean, rstd] = run(FUSED.layerNorm, { x, g, b }, { eps });
     save([x, g, mean, rstd]);
@@ -44,10 +59,11 @@ export const layerNorm = (x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D, eps = 1e
 };
 
 /** GELU, GPT-2 tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
-export const gelu: (x: tf.Tensor) => tf.Tensor = fused(([x], save) => {
+const geluTaped: (x: tf.Tensor) => tf.Tensor = fused(([x], save) => {
   save([x]);
   return { value: run(FUSED.gelu, { x })[0], gradFunc: (dy, [xs]) => run(FUSED.geluGrad, { dy, x: xs })[0] };
 });
+export const gelu = (x: tf.Tensor): tf.Tensor => (taping() ? geluTaped(x) : run(FUSED.gelu, { x })[0]);
 
 /** Per-token cross-entropy -log softmax(logits)[target]: (N, V), (N) int32 -> (N). */
 export const tokenCrossEntropy = (logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D => {
@@ -92,6 +108,7 @@ export const causalAttention = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
     "causalAttention", () => `q ${JSON.stringify(q.shape)}, k ${JSON.stringify(k.shape)}, v ${JSON.stringify(v.shape)}`);
   assertShape(!keyBias || keyBias.shape.join() === [b, 1, 1, tk].join(), "causalAttention",
     () => `keyBias ${JSON.stringify(keyBias!.shape)} must be ${JSON.stringify([b, 1, 1, tk])}`);
+  if (!taping()) return forwardOnly(FUSED.attention, keyBias ? { q, k, v, bias: keyBias } : { q, k, v }) as tf.Tensor4D;
   const backward = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
     const [qs, ks, vs, p] = saved;
     const [dq, dk, dv, ds] = run(FUSED.attentionGrad, { dout: dy, q: qs, k: ks, v: vs, p }, { causal: !keyBias });

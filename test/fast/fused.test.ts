@@ -104,3 +104,40 @@ test("fastOps run the fused kernels on acft and the references on any other back
     await tf.setBackend("cpu");
   }
 });
+
+test("forward-only path (no gradient tape): layerNorm, gelu and causalAttention match the reference", opts, () => {
+  agree("layerNorm no tape", [randn([3, 1, 37], 200, 2), randn([37], 201), randn([37], 202)],
+    (x, g, b) => fast.layerNorm(x, g as tf.Tensor1D, b as tf.Tensor1D),
+    (x, g, b) => ref.layerNorm(x, g as tf.Tensor1D, b as tf.Tensor1D));
+  agree("gelu no tape", [randn([5, 129], 203, 3)], (x) => fast.gelu(x), (x) => ref.gelu(x));
+  // decode shapes (Tq = 1, the native single-query kernel): head sizes below, at and off the
+  // 8-wide dot product, with and without a key bias hiding padding and not-yet-written slots
+  const cases: [number, number, number, number][] = [[1, 1, 1, 3], [3, 2, 9, 8], [2, 4, 65, 32], [2, 3, 17, 13]];
+  for (const [i, [b, h, tk, d]] of cases.entries()) {
+    const specs = [randn([b, h, 1, d], 210 + i), randn([b, h, tk, d], 220 + i), randn([b, h, tk, d], 230 + i)];
+    const att = (impl: typeof ref) => (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, kb?: tf.Tensor) =>
+      impl.causalAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, kb as tf.Tensor4D | undefined);
+    agree(`decode attention b${b} h${h} tk${tk} d${d}`, specs, att(fast), att(ref), 1e-4, 1e-6);
+    // row r keeps keys [r, tk - 1 - r): left padding r and r unwritten tail slots (at least one key kept)
+    const bias = Float32Array.from({ length: b * tk }, (_, j) => {
+      const r = Math.floor(j / tk), kIdx = j % tk, pad = Math.min(r, Math.floor((tk - 1) / 2));
+      return kIdx < pad || kIdx >= tk - pad ? MASKED : 0;
+    });
+    agree(`decode attention + keyBias b${b} h${h} tk${tk} d${d}`, [...specs, { shape: [b, 1, 1, tk], values: bias }],
+      att(fast), att(ref), 1e-4, 1e-6);
+  }
+});
+
+test("forward-only fused ops leave no tensors behind (the saved-for-backward outputs are disposed)", opts, async () => {
+  await tf.setBackend("acft");
+  try {
+    const [x, g, b] = [tf.randomNormal([4, 1, 16]), tf.ones([16]) as tf.Tensor1D, tf.zeros([16]) as tf.Tensor1D];
+    const q = tf.randomNormal([4, 2, 1, 8]) as tf.Tensor4D, k = tf.randomNormal([4, 2, 5, 8]) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    const outs = [fast.layerNorm(x, g, b), fast.gelu(x), fast.causalAttention(q, k, k)];
+    assert.equal(tf.memory().numTensors, before + outs.length, "one tensor per call");
+    tf.dispose([...outs, x, g, b, q, k]);
+  } finally {
+    await tf.setBackend("cpu");
+  }
+});

@@ -31,9 +31,49 @@ inline int64_t keysFor(bool causal, int64_t off, int64_t i0, int64_t bq, int64_t
   return causal ? std::min(tk, off + i0 + bq) : tk;
 }
 
+// q . k with 8 independent partial sums: one accumulator would serialise on the FMA latency.
+inline float dot(int64_t d, const float* a, const float* b) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t e = 0;
+  for (; e + 8 <= d; e += 8)
+    for (int u = 0; u < 8; ++u) acc[u] += a[e + u] * b[e + u];
+  float t = 0.0f;
+  for (; e < d; ++e) t += a[e] * b[e];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + t;
+}
+
+// Single-query decoding (Tq = 1, KV cache): the query may attend every key, so S is one row of
+// dot products. Direct loops beat gemmST here, whose B packing (all of K per (b, h)) would cost
+// more than the products themselves.
+void attentionDecode(int64_t bh, int64_t h, int64_t tk, int64_t d, float scale, const float* q, const float* k,
+                     const float* v, const float* bias, float* out, float* p) {
+  parallelFor(bh, grainFor(4.0 * tk * d), [&](int64_t begin, int64_t end, int) {
+    for (int64_t x = begin; x < end; ++x) {
+      const float *qx = q + x * d, *kx = k + x * tk * d, *vx = v + x * tk * d;
+      const float* bx = bias ? bias + (x / h) * tk : nullptr;
+      float* s = p + x * tk;
+      for (int64_t j = 0; j < tk; ++j) {
+        const float* kj = kx + j * d;
+        const float acc = dot(d, qx, kj);
+        s[j] = bx ? acc * scale + bx[j] : acc * scale;
+      }
+      softmaxRow(tk, s, s);
+      float* o = out + x * d;
+      for (int64_t e = 0; e < d; ++e) o[e] = 0.0f;
+      for (int64_t j = 0; j < tk; ++j) {
+        const float pj = s[j];
+        if (pj == 0.0f) continue;  // masked (padding / unwritten cache slots): exp underflowed to 0
+        const float* vj = vx + j * d;
+        for (int64_t e = 0; e < d; ++e) o[e] += pj * vj[e];
+      }
+    }
+  });
+}
+
 void attentionFwd(int64_t bh, int64_t h, int64_t tq, int64_t tk, int64_t d, const float* q, const float* k,
                   const float* v, const float* bias, float* out, float* p) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  if (tq == 1) return attentionDecode(bh, h, tk, d, scale, q, k, v, bias, out, p);
   const int64_t off = tk - tq;
   parallelFor(bh, grainFor(4.0 * tq * tk * d), [&](int64_t begin, int64_t end, int) {
     for (int64_t x = begin; x < end; ++x) {

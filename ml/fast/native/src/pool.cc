@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -22,43 +23,50 @@ namespace {
 // Nested calls (a kernel inside a parallel region calling a parallel kernel) run inline.
 thread_local bool inParallel = false;
 
+// One parallelFor call. Workers hold it by shared_ptr, so a worker that wakes after the call has
+// returned still finds valid counters (it claims no chunk then, and never touches `fn`).
+struct Job {
+  const std::function<void(int64_t, int64_t, int)>* fn;
+  int64_t n, chunkSize, numChunks;
+  std::atomic<int64_t> next{0}, done{0};
+
+  // Dynamic schedule: threads take chunks from a shared counter, so a thread the OS has
+  // descheduled (other processes share these cores) delays at most the one chunk it holds.
+  void run(int t) {
+    for (;;) {
+      int64_t c = next.fetch_add(1, std::memory_order_relaxed);
+      if (c >= numChunks) return;
+      int64_t b = c * chunkSize, e = std::min<int64_t>(n, b + chunkSize);
+      (*fn)(b, e, t);
+      done.fetch_add(1, std::memory_order_acq_rel);
+    }
+  }
+};
+
 struct Pool {
   std::vector<std::thread> workers;
   std::mutex mu;
   std::condition_variable cv;
   std::atomic<uint64_t> generation{0};
-  std::atomic<int> pending{0};
-  std::atomic<int64_t> nextChunk{0};
-  const std::function<void(int64_t, int64_t, int)>* task = nullptr;
-  int64_t n = 0, chunkSize = 1, numChunks = 0;
+  std::shared_ptr<Job> job;  // guarded by mu
   int nthreads = 1;
   bool stop = false;
-
-  // Dynamic schedule: threads take chunks from a shared counter, so a thread the OS has
-  // descheduled (other processes share these cores) delays at most the one chunk it holds.
-  void chunks(int t) {
-    for (;;) {
-      int64_t c = nextChunk.fetch_add(1, std::memory_order_relaxed);
-      if (c >= numChunks) return;
-      int64_t b = c * chunkSize, e = std::min<int64_t>(n, b + chunkSize);
-      (*task)(b, e, t);
-    }
-  }
 
   void workerLoop(int t) {
     uint64_t seen = 0;
     for (;;) {
       int spins = 0;
       while (generation.load(std::memory_order_acquire) == seen && spins < 2000) { ACFT_PAUSE(); ++spins; }
-      if (generation.load(std::memory_order_acquire) == seen) {
+      std::shared_ptr<Job> j;
+      {
         std::unique_lock<std::mutex> lk(mu);
         cv.wait(lk, [&] { return stop || generation.load(std::memory_order_acquire) != seen; });
         if (stop) return;
+        seen = generation.load(std::memory_order_acquire);
+        j = job;
       }
-      seen = generation.load(std::memory_order_acquire);
       inParallel = true;
-      chunks(t);
-      pending.fetch_sub(1, std::memory_order_acq_rel);
+      if (j) j->run(t);
     }
   }
 
@@ -107,20 +115,22 @@ void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int
     return;
   }
   inParallel = true;
-  p.task = &fn;
-  p.n = n;
+  auto j = std::make_shared<Job>();
+  j->fn = &fn;
+  j->n = n;
   // ~4 chunks per thread (never below the grain) balance load without much scheduling overhead.
-  p.chunkSize = std::max<int64_t>(std::max<int64_t>(1, grain), (n + 4 * p.nthreads - 1) / (4 * p.nthreads));
-  p.numChunks = (n + p.chunkSize - 1) / p.chunkSize;
-  p.nextChunk.store(0, std::memory_order_relaxed);
-  p.pending.store(p.nthreads - 1, std::memory_order_release);
+  j->chunkSize = std::max<int64_t>(std::max<int64_t>(1, grain), (n + 4 * p.nthreads - 1) / (4 * p.nthreads));
+  j->numChunks = (n + j->chunkSize - 1) / j->chunkSize;
   {
     std::lock_guard<std::mutex> lk(p.mu);
+    p.job = j;
     p.generation.fetch_add(1, std::memory_order_acq_rel);
   }
   p.cv.notify_all();
-  p.chunks(0);
-  while (p.pending.load(std::memory_order_acquire) != 0) ACFT_PAUSE();
+  j->run(0);
+  // Wait for the chunks, not for the workers: a worker the OS has not scheduled yet finds no
+  // chunk left when it wakes, so it no longer delays the caller by a whole time slice.
+  while (j->done.load(std::memory_order_acquire) != j->numChunks) ACFT_PAUSE();
   inParallel = false;
 }
 
