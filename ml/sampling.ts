@@ -53,9 +53,35 @@ export const filteredProbs = (row: ArrayLike<number>, o: SamplingOptions): Float
   return p;
 };
 
+/** Reused by sampleToken's unfiltered path: exp((x_i - max) / t), unnormalised (grown on demand). */
+let scratch = new Float64Array(0);
+
+/**
+ * Plain temperature sampling without a probability array: e_i = exp((x_i - max) / t) once, then
+ * the same scan as below with p_i = e_i / z computed on the fly (the identical float64 values
+ * filteredProbs would give), stopping at the drawn token. Called per row and decoding step.
+ */
+const sampleUnfiltered = (row: ArrayLike<number>, t: number, u: number): number => {
+  const V = row.length;
+  if (scratch.length < V) scratch = new Float64Array(V);
+  const e = scratch;
+  let max = -Infinity;
+  for (let i = 0; i < V; i++) max = Math.max(max, row[i]);
+  let z = 0;
+  for (let i = 0; i < V; i++) z += e[i] = Math.exp((row[i] - max) / t);
+  for (let i = 0; i < V; i++) {
+    u -= e[i] / z;
+    if (u < 0) return i;
+  }
+  for (let i = V - 1; i >= 0; i--) if (e[i] / z > 0) return i;
+  return 0;
+};
+
 /** Draw the next token id from a logits row. */
 export const sampleToken = (row: ArrayLike<number>, o: SamplingOptions, rng: Rng): number => {
-  if ((o.temperature ?? 1) === 0) return argmax(row);
+  const t = o.temperature ?? 1;
+  if (t === 0) return argmax(row);
+  if (!(o.topK && o.topK > 0) && (o.topP ?? 1) >= 1) return sampleUnfiltered(row, t, rng.next());
   const p = filteredProbs(row, o);
   let u = rng.next();
   for (let i = 0; i < p.length; i++) {
