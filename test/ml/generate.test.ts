@@ -5,7 +5,9 @@ import { generateIds } from "../../ml/generate.ts";
 import { scoreContinuations } from "../../ml/score.ts";
 import { filteredProbs, sampleToken } from "../../ml/sampling.ts";
 import { makeRng } from "../../ml/prng.ts";
+import * as lm from "../../ml/lm.ts";
 import { PRESETS, lmVariables, disposeParams } from "../../ml/lm.ts";
+import { MASKED } from "../../ml/ops.ts";
 import { refCrossEntropy, refForward } from "./reference.ts";
 import { perturbedLM, randomIds, toRef } from "./helpers.ts";
 
@@ -121,3 +123,41 @@ test("no tensors leak from generation and scoring after burn-in", () => {
 });
 
 test.after(() => disposeParams(lmVariables(p)));
+
+test("in-place KV slots give the concat cache's hidden states; writeKVSlot checks bounds", () => {
+  const { embed, transformerBody, writeKVSlot, disposeKVCache } = lm;
+  const before = tf.memory().numTensors;
+  const [B, T0, cap] = [2, 3, 6];
+  const ids0 = tf.tensor2d([[1, 2, 3], [4, 5, 6]], [B, T0], "int32");
+  const next = tf.tensor2d([[7], [8]], [B, 1], "int32");
+  const pos = tf.tensor2d([[T0], [T0]], [B, 1], "int32");
+  const first = tf.tidy(() => transformerBody(p, c, embed(p, c, ids0), { useCache: true }).kvCache!);
+  const want = tf.tidy(() => transformerBody(p, c, embed(p, c, next, { kvCache: first }), { kvCache: first }).hidden);
+  const grow = (t: tf.Tensor4D) => { const s = tf.zeros([t.shape[0], t.shape[1], cap, t.shape[3]]) as tf.Tensor4D; writeKVSlot(s, t, 0); return s; };
+  const slots = { k: first.k.map(grow), v: first.v.map(grow), at: T0 };
+  // hide the unwritten slots [T0 + 1, cap)
+  const bias = tf.tensor4d(Array.from({ length: B * cap }, (_, j) => (j % cap > T0 ? MASKED : 0)), [B, 1, 1, cap]);
+  const got = tf.tidy(() => transformerBody(p, c, embed(p, c, next, { positions: pos }), { positions: pos, keyBias: bias, kvSlots: slots }).hidden);
+  const [g, w] = [got.dataSync(), want.dataSync()];
+  g.forEach((x, i) => assert.ok(Math.abs(x - w[i]) <= 1e-5 + 1e-4 * Math.abs(w[i]), `hidden[${i}] ${x} vs ${w[i]}`));
+  // the new key went to slot T0 of every (b, h) row
+  assert.ok(tf.tidy(() => slots.k[0].slice([0, 0, T0, 0], [B, -1, 1, -1]).abs().sum().dataSync()[0]) > 0);
+  assert.throws(() => writeKVSlot(slots.k[0], first.k[0], cap - 1), RangeError);
+  tf.dispose([ids0, next, pos, want, got, bias]);
+  disposeKVCache(first);
+  disposeKVCache(slots);
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test("unfiltered sampling draws exactly the token the filteredProbs scan gives", () => {
+  const rng = makeRng(5);
+  for (let r = 0; r < 200; r++) {
+    const row = Float32Array.from({ length: 37 }, () => rng.normal() * 3);
+    const t = [1, 0.7, 1.9][r % 3];
+    const probs = filteredProbs(row, { temperature: t });
+    const u = makeRng(1000 + r).next();
+    let want = probs.length - 1;
+    for (let i = 0, left = u; i < probs.length; i++) if ((left -= probs[i]) < 0) { want = i; break; }
+    assert.equal(sampleToken(row, { temperature: t }, makeRng(1000 + r)), want, `row ${r}`);
+  }
+});
