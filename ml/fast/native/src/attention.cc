@@ -15,6 +15,7 @@
 namespace acft {
 namespace {
 constexpr float kMasked = -1e9f;
+constexpr float kHidden = -1e8f;  // a key bias at or below this hides the key (MASKED = -1e9)
 
 int64_t grainFor(double flopsPerTask) {
   return flopsPerTask > 2e5 ? 1 : static_cast<int64_t>(2e5 / std::max(1.0, flopsPerTask));
@@ -52,9 +53,16 @@ void attentionDecode(int64_t bh, int64_t h, int64_t tk, int64_t d, float scale, 
       const float *qx = q + x * d, *kx = k + x * tk * d, *vx = v + x * tk * d;
       const float* bx = bias ? bias + (x / h) * tk : nullptr;
       float* s = p + x * tk;
+      // A key hidden by the bias (padding, unwritten KV slots) gets probability exactly 0 as long
+      // as one key is visible, so its dot product is skipped; an all-hidden row is computed fully.
+      bool anyVisible = !bx;
+      for (int64_t j = 0; bx && j < tk && !anyVisible; ++j) anyVisible = bx[j] > kHidden;
       for (int64_t j = 0; j < tk; ++j) {
-        const float* kj = kx + j * d;
-        const float acc = dot(d, qx, kj);
+        if (bx && anyVisible && bx[j] <= kHidden) {
+          s[j] = kMasked;
+          continue;
+        }
+        const float acc = dot(d, qx, kx + j * d);
         s[j] = bx ? acc * scale + bx[j] : acc * scale;
       }
       softmaxRow(tk, s, s);
