@@ -1,0 +1,83 @@
+// Small typed items the evaluations take, and the model interface they call.
+// Evaluations receive plain arrays of these (the data readers and stage glue build them); they never
+// read files. Every model variant (base LM, fine-tuned, RL policy, NADO-guided sampler, judge) meets
+// the evaluations through `EvalLanguageModel` — the subset of ml/languageModel.ts's `LanguageModel`
+// used here — so a fake model with controlled log-probs can test every prompt format exactly.
+
+/** Score `continuation` given `context` (the model sees context ⊕ continuation, scores the latter). */
+export interface LoglikelihoodRequest {
+  readonly context: string;
+  readonly continuation: string;
+}
+
+export interface LoglikelihoodResult {
+  /** Σ log p(continuation tokens | context), natural log. */
+  readonly logprob: number;
+  /** Number of continuation tokens scored (for per-token normalisation). */
+  readonly tokens: number;
+  readonly greedyMatch?: boolean;
+}
+
+export interface GenerateOptions {
+  readonly maxNewTokens: number;
+  readonly temperature: number;
+  readonly topP?: number;
+  readonly topK?: number;
+  readonly seed?: number;
+  readonly stop?: readonly string[];
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** What evaluations need from a model. `generate` returns the continuations only (prompt excluded). */
+export interface EvalLanguageModel {
+  logLikelihood(reqs: readonly LoglikelihoodRequest[]): MaybePromise<readonly LoglikelihoodResult[]>;
+  generate(prompts: readonly string[], opts: GenerateOptions): MaybePromise<readonly string[]>;
+}
+
+/** Anything that scores texts for toxicity in [0, 1] (the oracle in ml/classify.ts implements it). */
+export interface ToxicityScorer {
+  toxicity(texts: readonly string[]): MaybePromise<readonly number[]>;
+}
+
+/** Progress for long evaluations: `done` of `total` units (requests or prompts). */
+export type OnProgress = (p: { readonly task: string; readonly done: number; readonly total: number }) => void;
+
+// ---------------------------------------------------------------- dataset items
+
+/** MMLU question; `answer` is the index 0–3 of the correct choice (A–D). */
+export interface MmluItem {
+  readonly subject: string; // e.g. "abstract_algebra" (file-name form, underscores)
+  readonly question: string;
+  readonly choices: readonly [string, string, string, string];
+  readonly answer: number;
+}
+
+/** PIQA: goal + two solutions; `label` 0 or 1. */
+export interface PiqaItem {
+  readonly goal: string;
+  readonly sol1: string;
+  readonly sol2: string;
+  readonly label: number;
+}
+
+/** ARC (Easy or Challenge): 3–5 labelled choices, `answerKey` one of the labels. */
+export interface ArcItem {
+  readonly question: string;
+  readonly choices: readonly { readonly label: string; readonly text: string }[];
+  readonly answerKey: string;
+}
+
+/** WinoGrande: a sentence with one "_" blank, two options, `answer` 1 or 2. */
+export interface WinograndeItem {
+  readonly sentence: string;
+  readonly option1: string;
+  readonly option2: string;
+  readonly answer: number;
+}
+
+/** A text with a binary toxicity label (Jigsaw, ToxiGen annotated, synthetic). */
+export interface LabelledText {
+  readonly text: string;
+  readonly label: number; // 1 = toxic, 0 = not
+}

@@ -1,0 +1,148 @@
+// The RL baseline (METHOD.md §5): from the SFT model, maximise the reward C(x) of sampled
+// continuations by REINFORCE with a leave-one-out baseline over K samples per prompt (RLOO;
+// Kool et al. 2019, Ahmadian et al. 2024), plus a KL penalty towards the frozen SFT (reference) model.
+//
+//   loss(θ) = − (1/B) Σ_b A_b · log π_θ(y_b | x_b)  +  β · (1/B) Σ_b Σ_{t ∈ y_b} KL( π_θ(·|h_t) ‖ π_ref(·|h_t) )
+//   A_{p,k} = r_{p,k} − (1/(K−1)) Σ_{j≠k} r_{p,j}          (leave-one-out baseline, unbiased)
+//
+// Departure from TRL's RLOO on purpose: TRL folds a sampled KL estimate (log π − log π_ref of the drawn
+// token) into the reward; here the KL is computed in closed form over the vocabulary at every
+// continuation position and added to the loss (as in GRPO), which has lower variance and an exact
+// gradient along the sampled prefixes, at the cost of one reference forward pass per step.
+//
+// Sampling is on-policy: the driver samples K continuations per prompt with the current policy,
+// then takes `stepsPerRollout` optimizer steps (default 1) on them with the generic training loop
+// (ml/train.ts), carrying its optimizer state from one rollout to the next through train's resume hook.
+
+import * as tf from "@tensorflow/tfjs";
+import { lmForward, type LMConfig, type LMParams } from "./lm.ts";
+import { ops } from "./ops.ts";
+
+/** A bad RL setting or rollout (K < 2, a sequence longer than the context…), named precisely. */
+export class RLConfigError extends Error {
+  readonly _tag = "RLConfigError";
+  constructor(
+    readonly field: string,
+    readonly detail: string,
+  ) {
+    super(`RL ${field}: ${detail}`);
+  }
+}
+
+/** Identity forward, zero gradient (tfjs has no tf.stopGradient). */
+export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
+  value: x.clone(),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as <T extends tf.Tensor>(x: T) => T;
+
+/**
+ * Leave-one-out advantages. rewards[p][k] is the reward of sample k of prompt p (K ≥ 2 per prompt):
+ * A[p][k] = r[p][k] − mean_{j≠k} r[p][j] = K/(K−1) · (r[p][k] − mean_j r[p][j]). Σ_k A[p][k] = 0.
+ */
+export function rlooAdvantages(rewards: readonly (readonly number[])[]): number[][] {
+  return rewards.map((rs, p) => {
+    const K = rs.length;
+    if (K < 2) throw new RLConfigError("k", `prompt ${p} has ${K} samples; the leave-one-out baseline needs K ≥ 2`);
+    const sum = rs.reduce((s, r) => s + r, 0);
+    return rs.map((r) => r - (sum - r) / (K - 1));
+  });
+}
+
+/**
+ * Σ_t mask[b,t] · log softmax(logits[b,t])[targets[b,t]]  →  (B).
+ * logits (B, T, V), targets (B, T) int32, mask (B, T) float 0/1.
+ */
+export function sequenceLogProbs(logits: tf.Tensor3D, targets: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const [B, T, V] = logits.shape;
+    // (B, T, V) -> (B·T, V); cross-entropy has a fused gradient (softmax − onehot)
+    const ce = ops().tokenCrossEntropy(logits.reshape([B * T, V]) as tf.Tensor2D, targets.reshape([B * T]) as tf.Tensor1D);
+    return tf.sum(tf.mul(tf.neg(ce).reshape([B, T]), mask), 1) as tf.Tensor1D;
+  });
+}
+
+/**
+ * Closed-form KL(π ‖ π_ref) summed over the masked positions → (B):
+ * Σ_t mask[b,t] Σ_v π(v|h_t) (log π(v|h_t) − log π_ref(v|h_t)). Gradient flows into `logits` only.
+ */
+export function klToReference(logits: tf.Tensor3D, refLogits: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const lp = ops().logSoftmax(logits);
+    const lr = stopGradient(ops().logSoftmax(refLogits));
+    const perPos = tf.sum(tf.mul(tf.exp(lp), tf.sub(lp, lr)), -1); // (B, T)
+    return tf.sum(tf.mul(perPos, mask), 1) as tf.Tensor1D;
+  });
+}
+
+/** One batch of rollouts as tensors: ids (B, T+1) right-padded, mask (B, T) on continuation targets. */
+export interface RLBatch {
+  readonly ids: tf.Tensor2D;
+  readonly mask: tf.Tensor2D;
+  readonly advantages: tf.Tensor1D;
+}
+
+/** The RLOO objective from logits (exported so its gradient can be checked analytically). */
+export function rlObjective(
+  logits: tf.Tensor3D,
+  refLogits: tf.Tensor3D,
+  targets: tf.Tensor2D,
+  mask: tf.Tensor2D,
+  advantages: tf.Tensor1D,
+  klCoef: number,
+): tf.Scalar {
+  return tf.tidy(() => {
+    const pg = tf.neg(tf.mean(tf.mul(stopGradient(advantages), sequenceLogProbs(logits, targets, mask))));
+    if (klCoef === 0) return pg as tf.Scalar;
+    return tf.add(pg, tf.mul(klCoef, tf.mean(klToReference(logits, refLogits, mask)))) as tf.Scalar;
+  });
+}
+
+/** The loss the training loop differentiates: policy forward (with grad) + reference forward. */
+export function rlLoss(
+  policy: LMParams,
+  ref: LMParams,
+  config: LMConfig,
+  batch: RLBatch,
+  klCoef: number,
+): tf.Scalar {
+  return tf.tidy(() => {
+    const [B, T1] = batch.ids.shape;
+    const inputs = batch.ids.slice([0, 0], [B, T1 - 1]) as tf.Tensor2D;
+    const targets = batch.ids.slice([0, 1], [B, T1 - 1]) as tf.Tensor2D;
+    const { logits } = lmForward(policy, config, inputs);
+    const refLogits = klCoef === 0 ? logits : stopGradient(lmForward(ref, config, inputs).logits);
+    return rlObjective(logits, refLogits as tf.Tensor3D, targets, batch.mask, batch.advantages, klCoef);
+  });
+}
+
+/**
+ * Packs rollouts into an RLBatch. Sequence b is prompt ⊕ completion, right-padded with `pad`
+ * (padding sits after every scored target, so causal attention never lets it influence them).
+ * mask[b, t] = 1 when target position t+1 is a completion token.
+ */
+export function buildRLBatch(
+  rollouts: readonly { readonly prompt: readonly number[]; readonly completion: readonly number[] }[],
+  advantages: readonly number[],
+  contextLength: number,
+  pad = 0,
+): RLBatch {
+  const lens = rollouts.map((r) => r.prompt.length + r.completion.length);
+  const T1 = Math.max(...lens);
+  if (T1 - 1 > contextLength)
+    throw new RLConfigError("rollout", `a prompt + completion has ${T1} tokens; at most contextLength + 1 = ${contextLength + 1} fit`);
+  const ids = new Int32Array(rollouts.length * T1).fill(pad);
+  const mask = new Float32Array(rollouts.length * (T1 - 1));
+  rollouts.forEach((r, b) => {
+    if (r.prompt.length === 0)
+      throw new RLConfigError("rollout", `rollout ${b} has an empty prompt; start prompts with BOS so the first token is scored`);
+    [...r.prompt, ...r.completion].forEach((id, t) => (ids[b * T1 + t] = id));
+    for (let t = r.prompt.length; t < lens[b]; t++) mask[b * (T1 - 1) + t - 1] = 1;
+  });
+  return {
+    ids: tf.tensor2d(ids, [rollouts.length, T1], "int32"),
+    mask: tf.tensor2d(mask, [rollouts.length, T1 - 1]),
+    advantages: tf.tensor1d([...advantages]),
+  };
+}
+
+export const disposeRLBatch = (b: RLBatch): void => tf.dispose([b.ids, b.mask, b.advantages]);

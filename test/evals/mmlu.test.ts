@@ -1,0 +1,75 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { evaluateMmlu, mmluPrompt, mmluTask } from "../../ml/eval/mmlu.ts";
+import { EvalTaskError } from "../../ml/eval/batch.ts";
+import type { MmluItem } from "../../ml/eval/types.ts";
+import { FakeLM } from "./fakeLm.ts";
+
+const q = (subject: string, n: number, answer: number): MmluItem => ({
+  subject,
+  question: `${subject} question ${n}?`,
+  choices: [`a${n}`, `b${n}`, `c${n}`, `d${n}`],
+  answer,
+});
+
+test("MMLU prompt equals the original Hendrycks et al. format, byte for byte", () => {
+  const dev = [q("high_school_physics", 1, 2), q("high_school_physics", 2, 0)];
+  const p = mmluPrompt("high_school_physics", dev, 2, q("high_school_physics", 9, 3));
+  // Written out by hand from evaluate.py's gen_prompt/format_example (note the double space after
+  // "about", which comes from format_subject's leading space).
+  const expected =
+    "The following are multiple choice questions (with answers) about  high school physics.\n\n" +
+    "high_school_physics question 1?\nA. a1\nB. b1\nC. c1\nD. d1\nAnswer: C\n\n" +
+    "high_school_physics question 2?\nA. a2\nB. b2\nC. c2\nD. d2\nAnswer: A\n\n" +
+    "high_school_physics question 9?\nA. a9\nB. b9\nC. c9\nD. d9\nAnswer:";
+  assert.equal(p, expected);
+});
+
+test("MMLU scores the letters ' A'..' D' after the 5-shot prompt and picks the most likely", async () => {
+  const dev = [0, 1, 2, 3, 4, 5].map((i) => q("anatomy", 100 + i, i % 4));
+  const test1 = q("anatomy", 1, 1);
+  // The model prefers the letter named by the last digit of the question number mod 4.
+  const lm = new FakeLM((r) => {
+    const n = Number(/question (\d+)\?\nA\. a\d+\nB\. b\d+\nC\. c\d+\nD\. d\d+\nAnswer:$/.exec(r.context)![1]);
+    return r.continuation === ` ${"ABCD"[n % 4]}` ? -0.1 : -3;
+  });
+  const res = await evaluateMmlu(lm, [test1, q("anatomy", 2, 0)], dev);
+  // item 1: prefers "B" (1 mod 4), gold B → right; item 2: prefers "C" (2 mod 4), gold A → wrong
+  assert.equal(res.mmlu, 0.5);
+  assert.deepEqual(
+    lm.scored.slice(0, 4).map((r) => r.continuation),
+    [" A", " B", " C", " D"],
+  );
+  // exactly 5 shots: the prompt holds dev items 100..104, not 105
+  assert.ok(lm.scored[0].context.includes("question 104?") && !lm.scored[0].context.includes("question 105?"));
+  assert.equal((lm.scored[0].context.match(/Answer: [ABCD]\n\n/g) ?? []).length, 5);
+});
+
+test("MMLU accuracy is averaged over subjects (macro); the pooled figure is mmlu_micro", async () => {
+  const dev = ["s1", "s2"].flatMap((s) => [0, 1, 2, 3, 4].map((i) => q(s, 100 + i, 0)));
+  // s1: 3 items all answered right; s2: 1 item answered wrong → macro (1 + 0)/2, micro 3/4.
+  const items = [q("s1", 1, 1), q("s1", 2, 1), q("s1", 3, 1), q("s2", 4, 1)];
+  const lm = new FakeLM((r) => {
+    const right = r.context.includes("about  s1.") ? " B" : " D";
+    return r.continuation === right ? 0 : -1;
+  });
+  const res = await evaluateMmlu(lm, items, dev);
+  assert.equal(res.mmlu, 0.5);
+  assert.equal(res.mmlu_micro, 0.75);
+  assert.deepEqual(res.bySubject, { s1: { n: 3, acc: 1 }, s2: { n: 1, acc: 0 } });
+});
+
+test("MMLU drops shots one at a time until the prompt fits, like the original's crop loop", async () => {
+  const dev = [0, 1, 2, 3, 4].map((i) => q("law", 100 + i, 0));
+  const item = q("law", 1, 0);
+  const fits = (p: string) => p.length <= mmluPrompt("law", dev, 2, item).length;
+  const reqs = mmluTask([item], dev, { fits }).requests(item, 0);
+  assert.equal(reqs[0].context, mmluPrompt("law", dev, 2, item));
+});
+
+test("MMLU without enough dev examples for a subject is a typed error naming the subject", async () => {
+  const lm = new FakeLM(() => 0);
+  await assert.rejects(evaluateMmlu(lm, [q("virology", 1, 0)], [q("virology", 2, 0)]), (e: unknown) => {
+    return e instanceof EvalTaskError && /virology/.test(e.message) && /1 dev examples; 5-shot/.test(e.message);
+  });
+});
