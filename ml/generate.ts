@@ -1,0 +1,97 @@
+// Batched autoregressive generation with a KV cache. Prompts of different lengths are LEFT-padded
+// to a common length L; padded keys are hidden with an additive key bias and each row's position
+// ids start at 0 at its first real token, so a padded row computes exactly what it would alone.
+import * as tf from "@tensorflow/tfjs";
+import { RequestError } from "./errors.ts";
+import { type KVCache, type LMConfig, type LMParams, disposeKVCache, lmForward } from "./lm.ts";
+import { MASKED } from "./ops.ts";
+import { makeRng } from "./prng.ts";
+import { type SamplingOptions, sampleToken } from "./sampling.ts";
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens: number;
+  /** A row stops after producing one of these (the stop token is not returned). */
+  stopTokens?: number[];
+  /** Id fed for padding (its embedding is masked out, so any valid id works). Default 0. */
+  padId?: number;
+  seed?: number;
+  /** Use the KV cache (default true); false recomputes the whole sequence each step. */
+  useCache?: boolean;
+  /**
+   * Modify next-token logits before sampling (NADO-guided decoding, bans, ...). Called inside
+   * tf.tidy with the unpadded sequences so far (prompt + generated) and logits (B, V); return (B, V).
+   */
+  logitsProcessor?: (ids: number[][], logits: tf.Tensor2D, step: number) => tf.Tensor2D;
+  onProgress?: (step: number, maxNewTokens: number) => void;
+}
+
+interface Layout { L: number; pads: number[]; rows: number[][] }
+
+/** Left-pad prompts (truncated from the left so that prompt + maxNewTokens fits the context). */
+const layout = (prompts: number[][], c: LMConfig, o: GenerateOptions): Layout => {
+  if (!(o.maxNewTokens >= 1 && o.maxNewTokens < c.contextLength))
+    throw new RequestError({ message: `maxNewTokens must be in [1, contextLength ${c.contextLength}), got ${o.maxNewTokens}` });
+  const room = c.contextLength - o.maxNewTokens;
+  const rows = prompts.map((p, i) => {
+    if (p.length === 0) throw new RequestError({ message: `prompt ${i} is empty: start it with at least one token (e.g. BOS)` });
+    return p.slice(Math.max(0, p.length - room));
+  });
+  const L = Math.max(...rows.map((r) => r.length));
+  return { L, pads: rows.map((r) => L - r.length), rows };
+};
+
+/** Inputs for positions [from, to) of the padded sequences: ids, position ids, key bias for [0, to). */
+const inputs = (seqs: number[][], lay: Layout, from: number, to: number, padId: number) => {
+  const B = seqs.length;
+  const ids = seqs.map((s, b) => Array.from({ length: to - from }, (_, j) => (from + j < lay.pads[b] ? padId : s[from + j - lay.pads[b]])));
+  const pos = lay.pads.map((pad) => Array.from({ length: to - from }, (_, j) => Math.max(0, from + j - pad)));
+  const bias = new Float32Array(B * to);
+  lay.pads.forEach((pad, b) => bias.fill(MASKED, b * to, b * to + pad));
+  return {
+    ids: tf.tensor2d(ids, [B, to - from], "int32"),
+    positions: tf.tensor2d(pos, [B, to - from], "int32"),
+    keyBias: tf.tensor4d(bias, [B, 1, 1, to]),
+  };
+};
+
+/** Generate up to maxNewTokens per prompt. Returns only the new tokens of each row. */
+export const generateIds = (p: LMParams, c: LMConfig, prompts: number[][], o: GenerateOptions): number[][] => {
+  if (prompts.length === 0) return [];
+  const lay = layout(prompts, c, o);
+  const rng = makeRng(o.seed ?? 0);
+  const stops = new Set(o.stopTokens ?? []);
+  const padId = o.padId ?? 0;
+  const useCache = o.useCache ?? true;
+  const seqs = lay.rows.map((r) => [...r]);
+  const out: number[][] = prompts.map(() => []);
+  const done = prompts.map(() => false);
+  let cache: KVCache | undefined;
+  try {
+    for (let step = 0; step < o.maxNewTokens && done.includes(false); step++) {
+      const to = lay.L + step;
+      const from = useCache && cache ? to - 1 : 0;
+      const { logits, kvCache } = tf.tidy(() => {
+        const x = inputs(seqs, lay, from, to, padId);
+        const r = lmForward(p, c, x.ids, { positions: x.positions, keyBias: x.keyBias, kvCache: cache, useCache });
+        let last = r.logits.slice([0, to - from - 1, 0], [-1, 1, -1]).squeeze([1]) as tf.Tensor2D; // (B, V)
+        if (o.logitsProcessor) last = o.logitsProcessor(seqs, last, step);
+        return { logits: last, kvCache: r.kvCache };
+      });
+      disposeKVCache(cache);
+      cache = useCache ? kvCache : undefined;
+      const rows = logits.arraySync();
+      logits.dispose();
+      rows.forEach((row, b) => {
+        if (done[b]) { seqs[b].push(padId); return; } // keep shapes; never read
+        const tok = sampleToken(row, o, rng);
+        seqs[b].push(tok);
+        if (stops.has(tok)) done[b] = true;
+        else out[b].push(tok);
+      });
+      o.onProgress?.(step + 1, o.maxNewTokens);
+    }
+  } finally {
+    disposeKVCache(cache);
+  }
+  return out;
+};
