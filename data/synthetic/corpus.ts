@@ -1,0 +1,114 @@
+// The WikiText-like general corpus of the mini-world: one article per entity, written in the
+// tokenized WikiText layout (lines begin and end with a space, punctuation split off by spaces,
+// headings " = Title = ", blank lines " "), facts stated in varied sentences and restated from a
+// second article (a city article names people born there, a river article names its cities…).
+import type { Rng } from "./rng.ts";
+import { EVERYDAY } from "./everyday.ts";
+import type { City, Invention, Person, World } from "./world.ts";
+
+/** An article: its title and paragraphs (each a list of sentences with spaced punctuation). */
+interface Article { readonly title: string; readonly sections: readonly { heading?: string; sentences: string[] }[] }
+
+const list = (xs: readonly string[]): string =>
+  xs.length <= 1 ? xs.join("") : `${xs.slice(0, -1).join(" , ")} and ${xs[xs.length - 1]}`;
+
+/** WikiText layout of one article. */
+const render = (a: Article): string[] => {
+  const lines = [" ", ` = ${a.title} = `, " "];
+  for (const s of a.sections) {
+    if (s.heading) lines.push(` = = ${s.heading} = = `, " ");
+    lines.push(` ${s.sentences.join(" ")} `, " ");
+  }
+  return lines;
+};
+
+const cityArticle = (r: Rng, w: World, c: City): Article => {
+  const capitalOf = w.countries.find((k) => k.capital === c.name);
+  const natives = w.people.filter((p) => p.birthCity === c.name && !p.heldOut && !c.heldOut).slice(0, 3);
+  const intro = [
+    r.pick([`${c.name} is a city in ${c.country} .`, `${c.name} is a town of ${c.country} .`, `The city of ${c.name} lies in ${c.country} .`]),
+    r.pick([`It stands on the ${c.river} River .`, `The ${c.river} River flows through ${c.name} .`, `${c.name} was built on the banks of the ${c.river} River .`]),
+    ...(capitalOf ? [`${c.name} is the capital of ${c.country} .`] : []),
+  ];
+  const history = [
+    r.pick([`${c.name} was founded in ${c.founded} .`, `The first houses of ${c.name} were built in ${c.founded} .`]),
+    r.pick([`The city is known for its ${c.product} .`, `${c.name} is famous for ${c.product} .`, `Traders come to ${c.name} to buy ${c.product} .`]),
+  ];
+  const people = natives.length === 0 ? [] : [
+    r.pick([`Notable people born in ${c.name} include ${list(natives.map((p) => p.name))} .`, `${list(natives.map((p) => `the ${p.profession} ${p.name}`))} ${natives.length > 1 ? "were" : "was"} born in ${c.name} .`]),
+  ];
+  return { title: c.name, sections: [{ sentences: intro }, { heading: "History", sentences: [...history, ...people] }] };
+};
+
+const personArticle = (r: Rng, w: World, p: Person): Article => {
+  const city = w.cities.find((c) => c.name === p.birthCity)!;
+  const inv = w.inventions.find((i) => i.inventor === p.name);
+  const last = p.name.split(" ")[1];
+  const seen = w.cities.filter((c) => !c.heldOut);
+  const intro = [
+    r.pick([`${p.name} ( born ${p.birthYear} ) was a ${p.profession} from ${p.birthCity} .`, `${p.name} was a ${p.profession} born in ${p.birthCity} in ${p.birthYear} .`, `${p.name} was born in ${p.birthCity} and worked as a ${p.profession} .`]),
+    r.pick([`${last} grew up in ${p.birthCity} , a city in ${city.country} .`, `As a child , ${last} lived near the ${city.river} River .`]),
+  ];
+  const work = inv
+    ? [r.pick([`${last} is best known for inventing the ${inv.name} in ${inv.year} .`, `In ${inv.year} , ${p.name} invented the ${inv.name} .`]), `The ${inv.name} is used to ${inv.purpose} .`]
+    : [r.pick([`${last} was a famous ${p.profession} .`, `Many people admired the work of the ${p.profession} ${p.name} .`]), r.pick([`Late in life , ${last} returned to ${p.birthCity} .`, `${last} travelled to ${r.pick(seen).name} and later to ${r.pick(seen).name} .`])];
+  return { title: p.name, sections: [{ sentences: intro }, { heading: "Work", sentences: work }] };
+};
+
+const inventionArticle = (r: Rng, i: Invention): Article => ({
+  title: `${i.name[0].toUpperCase()}${i.name.slice(1)}`,
+  sections: [{
+    sentences: [
+      r.pick([`The ${i.name} is a device used to ${i.purpose} .`, `A ${i.name} is a tool that people use to ${i.purpose} .`]),
+      r.pick([`It was invented by ${i.inventor} in ${i.year} .`, `${i.inventor} built the first ${i.name} in ${i.year} .`]),
+      r.pick([`Before the ${i.name} , people had to ${i.purpose} by hand .`, `The ${i.name} made it easier to ${i.purpose} .`]),
+    ],
+  }],
+});
+
+const riverArticle = (r: Rng, w: World, name: string): Article => {
+  const river = w.rivers.find((x) => x.name === name)!;
+  const on = w.cities.filter((c) => c.river === name && !c.heldOut).slice(0, 4).map((c) => c.name);
+  return {
+    title: `${name} River`,
+    sections: [{
+      sentences: [
+        r.pick([`The ${name} River flows into ${river.sea} .`, `The ${name} River is a river that ends in ${river.sea} .`]),
+        `It is ${river.lengthKm} kilometres long .`,
+        ...(on.length ? [`Cities on the ${name} River include ${list(on)} .`] : []),
+      ],
+    }],
+  };
+};
+
+const countryArticle = (r: Rng, w: World, name: string): Article => {
+  const k = w.countries.find((x) => x.name === name)!;
+  const cities = w.cities.filter((c) => c.country === name && !c.heldOut && c.name !== k.capital).slice(0, 5).map((c) => c.name);
+  return {
+    title: name,
+    sections: [{ sentences: [r.pick([`${name} is a country whose capital is ${k.capital} .`, `The capital of ${name} is ${k.capital} .`]), ...(cities.length ? [`Other cities of ${name} include ${list(cities)} .`] : [])] }],
+  };
+};
+
+const everydayArticle = (r: Rng): Article => ({
+  title: "Everyday tools",
+  sections: EVERYDAY.map((k) => ({ sentences: [r.pick([`People use ${k.good} to ${k.task} .`, `To ${k.task} , you can use ${k.good} .`]), `It is a bad idea to ${k.task} with ${k.bad} .`] })),
+});
+
+/** The train / valid / test files (WikiText layout). Held-out people and cities only appear in valid/test. */
+export const generalCorpus = (rng: Rng, w: World): { train: string; valid: string; test: string } => {
+  const r = rng.fork("corpus");
+  const train: Article[] = [
+    ...w.countries.map((k) => countryArticle(r, w, k.name)),
+    ...w.rivers.map((x) => riverArticle(r, w, x.name)),
+    ...w.cities.filter((c) => !c.heldOut).map((c) => cityArticle(r, w, c)),
+    ...w.people.filter((p) => !p.heldOut).map((p) => personArticle(r, w, p)),
+    ...w.inventions.map((i) => inventionArticle(r, i)),
+    everydayArticle(r),
+    everydayArticle(r),
+  ];
+  const held = [...w.cities.filter((c) => c.heldOut).map((c) => cityArticle(r, w, c)), ...w.people.filter((p) => p.heldOut).map((p) => personArticle(r, w, p))];
+  const order = r.fork("order");
+  const file = (as: Article[]) => order.shuffle(as).flatMap(render).join("\n") + "\n";
+  return { train: file(train), valid: file(held.filter((_, i) => i % 2 === 0)), test: file(held.filter((_, i) => i % 2 === 1)) };
+};

@@ -1,0 +1,36 @@
+// Everyday know-how for the PIQA-style two-choice task: (goal, suitable tool, unsuitable tool).
+// The general corpus states the suitable pairing; the task asks which of two solutions works.
+export interface Know { readonly task: string; readonly good: string; readonly bad: string }
+
+export const EVERYDAY: readonly Know[] = [
+  { task: "cut bread", good: "a knife", bad: "a spoon" },
+  { task: "boil water", good: "a kettle", bad: "a basket" },
+  { task: "dry your hands", good: "a towel", bad: "a bucket of water" },
+  { task: "carry water", good: "a bucket", bad: "a fishing net" },
+  { task: "light a dark room", good: "a lamp", bad: "a blanket" },
+  { task: "tighten a screw", good: "a screwdriver", bad: "a feather" },
+  { task: "sweep the floor", good: "a broom", bad: "a pillow" },
+  { task: "keep warm at night", good: "a wool blanket", bad: "a glass of ice" },
+  { task: "open a locked door", good: "the right key", bad: "a slice of cheese" },
+  { task: "write a letter", good: "a pen", bad: "a hammer" },
+  { task: "stir soup", good: "a wooden spoon", bad: "a paper towel" },
+  { task: "hang a picture", good: "a nail and a hammer", bad: "a wet sponge" },
+  { task: "water the garden", good: "a watering can", bad: "a frying pan" },
+  { task: "cool a hot drink", good: "a few ice cubes", bad: "a hot stove" },
+  { task: "measure a table", good: "a tape measure", bad: "a cup of tea" },
+  { task: "clean a window", good: "a damp cloth", bad: "a handful of mud" },
+  { task: "cut paper", good: "scissors", bad: "a rubber ball" },
+  { task: "dig a hole", good: "a shovel", bad: "a fork" },
+  { task: "tie a package", good: "a piece of string", bad: "a glass of milk" },
+  { task: "see in the dark", good: "a torch", bad: "sunglasses" },
+  { task: "stay dry in the rain", good: "an umbrella", bad: "a paper bag" },
+  { task: "peel an apple", good: "a small knife", bad: "a pillow" },
+  { task: "fix a flat tyre", good: "a patch and a pump", bad: "a bag of sugar" },
+  { task: "fry an egg", good: "a pan", bad: "a sieve" },
+  { task: "wake up on time", good: "an alarm clock", bad: "a soft pillow" },
+  { task: "brush your teeth", good: "a toothbrush", bad: "a hairbrush" },
+  { task: "carry groceries", good: "a shopping bag", bad: "a sieve" },
+  { task: "start a campfire", good: "dry wood and matches", bad: "wet leaves" },
+  { task: "hold papers together", good: "a paper clip", bad: "a drop of water" },
+  { task: "wash the dishes", good: "soap and warm water", bad: "sand and oil" },
+];
