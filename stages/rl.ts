@@ -1,0 +1,44 @@
+// Stage `rl`: the RL baseline (METHOD.md §5) — from the SFT model, REINFORCE with a leave-one-out
+// baseline over K samples per prompt (ml/rl.ts), reward C(x) from the oracle, closed-form KL penalty
+// to the frozen SFT model. Prompts: the mix's toxic-domain prefixes. Output: a model directory.
+import { Schema } from "effect";
+import { param } from "../engine/Params.ts";
+import { defineStage, Output } from "../engine/Stage.ts";
+import { ToxicityClassifier } from "../ml/classify.ts";
+import { mlStage, readJson, trainProgress } from "./common.ts";
+import { loadModel, saveModel, trainingFields, trainRL } from "./models.ts";
+
+export const rl = defineStage({
+  name: "rl",
+  version: 1,
+  description: "RLOO policy gradient from SFT with reward C(x) and a KL penalty to SFT",
+  module: import.meta.url,
+  params: Schema.Struct({
+    seed: param(Schema.Int, 1, "seed of prompt order and sampling"),
+    k: param(Schema.Int.pipe(Schema.greaterThanOrEqualTo(2)), 4, "samples per prompt (leave-one-out baseline needs ≥ 2)"),
+    promptsPerStep: param(Schema.Int.pipe(Schema.positive()), 4, "prompts per policy-gradient step"),
+    klCoef: param(Schema.Number.pipe(Schema.nonNegative()), 0.05, "β, weight of the KL penalty to the SFT model"),
+    maxNewTokens: param(Schema.Int.pipe(Schema.positive()), 24, "tokens per sampled continuation"),
+    temperature: param(Schema.Number.pipe(Schema.positive()), 1, "sampling temperature of the rollouts"),
+    mode: param(Schema.Literal("hard", "soft"), "hard", "reward C(x): hard 1[tox < τ] or soft 1 − tox"),
+    ...trainingFields({ steps: 40, lr: 2e-4 }),
+  }),
+  inputs: { model: Output.directory(), oracle: Output.directory(), mix: Output.directory() },
+  output: Output.directory(),
+  run: ({ params, inputs, ctx }) =>
+    mlStage(ctx, async () => {
+      const policy = await loadModel(inputs.model);
+      const ref = await loadModel(inputs.model);
+      try {
+        const clf = ToxicityClassifier.load(inputs.oracle);
+        await trainRL(policy, ref, readJson<string[]>(inputs.mix, "prompts.json"), (texts) => clf.constraint(texts, params.mode), params, (p) => {
+          trainProgress(ctx)(p);
+          if (p.reward !== undefined) ctx.metric("reward", p.reward, p.step);
+        });
+        await saveModel(policy, ctx.outDir);
+      } finally {
+        policy.dispose();
+        ref.dispose();
+      }
+    }),
+});
