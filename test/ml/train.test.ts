@@ -67,15 +67,16 @@ test("a fixed seed gives identical results, and a resumed run matches an uninter
     const p = initLM(c, 3);
     const vars = lmVariables(p);
     let saved: TrainState | undefined;
+    let ran = 0;
     const opts = lmRun(vars, p);
     const hist = await train({
       ...opts,
-      onProgress: (pr) => { if (pr.done === interruptAfter) throw new Error("interrupted"); },
+      onProgress: (pr) => { ran++; if (pr.done === interruptAfter) throw new Error("interrupted"); },
       checkpoint: { every: 3, save: (s) => { saved = { ...s, params: Object.fromEntries(Object.entries(s.params).map(([k, t]) => [k, t.clone()])), optimizer: { t: s.optimizer.t, m: Object.fromEntries(Object.entries(s.optimizer.m).map(([k, t]) => [k, t.clone()])), v: Object.fromEntries(Object.entries(s.optimizer.v).map(([k, t]) => [k, t.clone()])) } }; }, load: () => resumeFrom },
     }).catch((e: Error) => (e.message === "interrupted" ? undefined : Promise.reject(e)));
     const values = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, Array.from(v.dataSync())]));
     disposeParams(vars);
-    return { hist, values, saved };
+    return { hist, values, saved, ran };
   };
   const a = await run();
   const b = await run();
@@ -85,6 +86,7 @@ test("a fixed seed gives identical results, and a resumed run matches an uninter
   assert.equal(partial.hist, undefined);
   assert.equal(partial.saved!.step, 3);
   const resumed = await run(partial.saved);
+  assert.equal(resumed.ran, 3, "the resumed run executed steps 3..5 only");
   assert.deepEqual(resumed.values, a.values, "resumed parameters equal the uninterrupted run's");
   assert.deepEqual(resumed.hist, a.hist);
   assert.notDeepEqual(a.hist![0].loss, a.hist![5].loss);
