@@ -17,7 +17,7 @@ let backend: Promise<string> | undefined;
 export const ensureBackend = (): Promise<string> =>
   (backend ??= import("../ml/backend.ts").then(async ({ initBackend }) => {
     const choice = await initBackend(process.env.ACFT_BACKEND || "auto");
-    return `${choice.name}: ${choice.detail}`;
+    return `${choice.name} (${choice.detail.split("; skipped:")[0]})`;
   }));
 
 /**
