@@ -14,6 +14,7 @@ export const filter = defineStage({
   version: 1,
   description: "drop mix examples the oracle marks toxic",
   module: import.meta.url,
+  process: "inline", // light I/O: a forked worker would cost more than the work
   params: Schema.Struct({ threshold: param(Schema.Number.pipe(Schema.between(0, 1)), 0.5, "τ: drop examples with tox ≥ τ") }),
   inputs: { mix: Output.directory(), oracle: Output.directory() },
   output: Output.directory(),

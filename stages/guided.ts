@@ -14,6 +14,7 @@ export const guided = defineStage({
   version: 1,
   description: "NADO-guided decoding model: base model + R_φ, sampled from q ∝ p · R^α",
   module: import.meta.url,
+  process: "inline", // light I/O: a forked worker would cost more than the work
   params: Schema.Struct({ alpha: param(Schema.Number.pipe(Schema.nonNegative()), 1, "α in q ∝ p · R^α (paper: 1)") }),
   inputs: { model: Output.directory(), nado: Output.directory() },
   output: Output.directory(),

@@ -21,6 +21,7 @@ export const jigsawMix = defineStage({
   version: 1,
   description: "Jigsaw comments with label words, as a fine-tuning mix",
   module: import.meta.url,
+  process: "inline", // light I/O: a forked worker would cost more than the work
   params: Schema.Struct({
     ...jigsawParams,
     mode: param(Schema.Literal("text", "classifier"), "text", "train on the whole text, or on the label word only"),

@@ -17,6 +17,7 @@ export const mix = defineStage({
   version: 1,
   description: "domain-tagged fine-tuning mix (toxic + general) and the sampling prompts",
   module: import.meta.url,
+  process: "inline", // light I/O: a forked worker would cost more than the work
   params: Schema.Struct({
     seed: param(Schema.Int, 1, "seed of the subset and the shuffle"),
     toxicShare: param(Schema.Number.pipe(Schema.between(0, 1)), 0.5, "share of toxic-domain examples, by words (paper: equal)"),

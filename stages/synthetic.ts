@@ -14,6 +14,7 @@ export const synthetic = defineStage({
   version: 1,
   description: "generate the synthetic mini-world (general corpus, forum/toxic corpus, labels, prompts, MMLU/PIQA-format tasks)",
   module: import.meta.url,
+  process: "inline", // light I/O: a forked worker would cost more than the work
   params: Schema.Struct({
     seed: param(Schema.Int, 1234, "generator seed; same seed and sizes give byte-identical files"),
     people: Count(700, "people in the world (general corpus size grows with it)"),
