@@ -1,9 +1,9 @@
 // Content-addressed artifacts under <root>/store: written to a temp path, fsynced, renamed; checked on read.
 import {
-  closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync,
+  closeSync, existsSync, fdatasyncSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync,
   rmSync, statSync, writeSync,
 } from "node:fs";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { dirname, join, relative } from "node:path";
 import { sha256 } from "./Canonical.ts";
 import { ArtifactCorrupt, ExternalMissing } from "./Errors.ts";
@@ -87,11 +87,15 @@ export class ArtifactStore {
     return mkdtempSync(join(this.tmp, `${process.pid}-`));
   }
 
+  /**
+   * Rename a finished temp path into place. The contents were fsynced before; the directory entry is not
+   * (an fsync per artifact doubles the cost of trivial stages): if a power loss drops the rename, the cache
+   * entry finds no artifact (`has`) and the instance is recomputed, never read half-written.
+   */
   private publish(tmpPath: string, final: string): void {
     mkdirSync(dirname(final), { recursive: true });
     if (existsSync(final)) rmSync(tmpPath, { recursive: true, force: true }); // same content already there
     else renameSync(tmpPath, final);
-    fsyncPath(dirname(final));
   }
 
   /** Store canonical JSON text; returns its digest and size. */
@@ -100,16 +104,15 @@ export class ArtifactStore {
     const digest = sha256(bytes);
     const final = this.path("value", digest);
     if (existsSync(final)) return { digest, bytes: bytes.length };
-    const tmpFile = join(this.scratch(), "value.json");
+    const tmpFile = join(this.tmp, `${process.pid}-${randomBytes(6).toString("hex")}.json`);
     const fd = openSync(tmpFile, "w");
     try {
       writeSync(fd, bytes);
-      fsyncSync(fd);
+      fdatasyncSync(fd);
     } finally {
       closeSync(fd);
     }
     this.publish(tmpFile, final);
-    rmSync(dirname(tmpFile), { recursive: true, force: true });
     return { digest, bytes: bytes.length };
   }
 

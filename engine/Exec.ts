@@ -32,14 +32,20 @@ export type JobResult = { readonly text?: string };
 export const seedOf = (params: Readonly<Record<string, unknown>>): number =>
   typeof params.seed === "number" && Number.isInteger(params.seed) ? params.seed : parseInt(sha256(canonicalJson(params)).slice(0, 8), 16) & 0x7fffffff;
 
-export const executeStage = async (stage: AnyStage, job: Job, sink: Sink): Promise<JobResult> => {
+/** `lazyOutDir` (in-process runs) creates the output directory only when the stage reads `ctx.outDir`. */
+export const executeStage = async (stage: AnyStage, job: Job, sink: Sink, lazyOutDir?: () => string): Promise<JobResult> => {
   const params = decodeWith(asParams(stage.params), job.params, `${job.instanceId} params`);
   const inputs: Record<string, unknown> = {};
   for (const [name, v] of Object.entries(job.inputs)) {
     const spec = stage.inputs[name] as ValueOutput | { kind: "directory" };
     inputs[name] = "path" in v ? v.path : decodeWith((spec as ValueOutput).schema, v.json, `${job.instanceId} input ${name}`);
   }
-  const ctx: StageContext = { ...sink, outDir: job.outDir, seed: seedOf(job.params), instanceId: job.instanceId, key: job.key };
+  const ctx: StageContext = {
+    ...sink, seed: seedOf(job.params), instanceId: job.instanceId, key: job.key,
+    get outDir() {
+      return job.outDir || (lazyOutDir ? lazyOutDir() : job.outDir);
+    },
+  };
   const exit = await Effect.runPromiseExit(Effect.suspend(() => stage.run({ params, inputs, ctx })));
   if (Exit.isFailure(exit)) {
     const failure = Cause.failureOption(exit.cause);

@@ -241,7 +241,7 @@ class Scheduler {
       if (!announced) (announced = true), this.emit({ type: "wait", id: n.id, holder: who });
       if (performance.now() - t0 > timeout)
         throw new LockTimeout({
-          message: `instance ${n.id}: waited ${Math.round(timeout / 1000)} s for ${who}, which computes the same key; rerun later or raise --lock-timeout`,
+          message: `instance ${n.id}: waited ${(timeout / 1000).toFixed(timeout < 10_000 ? 1 : 0)} s for ${who}, which computes the same key; rerun later or raise --lock-timeout`,
           key, holder: who,
         });
       await sleep(150);
@@ -255,9 +255,12 @@ class Scheduler {
     const startedAt = new Date().toISOString();
     db.recordExecution({ runId: this.runId, instanceId: n.id, stage: n.stage.name, key, keyParts: parts, status: "running", startedAt });
     this.emit({ type: "start", id: n.id, stage: n.stage.name });
-    const scratch = store.scratch();
-    const outDir = join(scratch, "out");
-    mkdirSync(outDir);
+    // The output directory is created on first use: trivial value stages never touch the disk for it.
+    let scratch: string | undefined;
+    const outDir = (): string => {
+      if (scratch === undefined) (scratch = store.scratch()), mkdirSync(join(scratch, "out"));
+      return join(scratch, "out");
+    };
     const tables: TableEmit[] = [];
     const sink: Sink = {
       progress: (done, total, label) => this.emit({ type: "progress", id: n.id, done, total, label }),
@@ -267,13 +270,14 @@ class Scheduler {
     };
     try {
       const job: Job = {
-        moduleUrl: n.stage.module, stageName: n.stage.name, instanceId: n.id, key, params: n.paramsEncoded, outDir,
+        moduleUrl: n.stage.module, stageName: n.stage.name, instanceId: n.id, key, params: n.paramsEncoded,
+        outDir: n.stage.process === "fork" || n.stage.output.kind === "directory" ? outDir() : "",
         inputs: Object.fromEntries(Object.entries(inputs).map(([k, p]) => [
           k, p.path !== undefined ? { path: p.path } : p.kind === "directory" ? { path: store.dirPath(p.digest) } : { json: JSON.parse(store.readValue(p.digest)) },
         ])),
       };
-      const r = n.stage.process === "inline" ? await executeStage(n.stage, job, sink) : await forkJob(job, sink);
-      const put = r.text !== undefined ? store.putValue(r.text) : store.putDirectory(outDir);
+      const r = n.stage.process === "inline" ? await executeStage(n.stage, job, sink, outDir) : await forkJob(job, sink);
+      const put = r.text !== undefined ? store.putValue(r.text) : store.putDirectory(outDir());
       const seconds = (performance.now() - t0) / 1000;
       const sourceKeys = Object.fromEntries(Object.entries(inputs).map(([k, p]) => [k, p.key]));
       db.commitSuccess({ runId: this.runId, instanceId: n.id, stage: n.stage.name, key, keyParts: parts, kind: n.stage.output.kind,
@@ -283,7 +287,7 @@ class Scheduler {
       this.results.set(n.id, res);
       this.emit({ type: "finish", result: res });
     } finally {
-      rmSync(scratch, { recursive: true, force: true });
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
     }
   }
 

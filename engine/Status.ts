@@ -18,12 +18,17 @@ export interface InstanceStatus {
 
 export const status = (engine: Engine, plan: Plan): InstanceStatus[] => {
   const digests = new Map<string, string>();
-  const staleIds = new Set<string>();
+  const missing = new Map<string, string>();
   const code = new Map<string, Record<string, string>>();
   const out: InstanceStatus[] = [];
   for (const n of plan.nodes) {
     if (n.kind === "external") {
-      digests.set(n.id, digestExternal(n.path, engine.db.hashCache));
+      try {
+        digests.set(n.id, digestExternal(n.path, engine.db.hashCache));
+      } catch (e) {
+        if ((e as { _tag?: string })._tag !== "ExternalMissing") throw e;
+        missing.set(n.id, `${n.path} does not exist`);
+      }
       continue;
     }
     const base = { stage: n.stage.name, version: n.stage.version, code: codeOf(code, n.stage), params: n.paramsEncoded };
@@ -31,8 +36,8 @@ export const status = (engine: Engine, plan: Plan): InstanceStatus[] => {
     const prevEntry = engine.db.lastForInstance(n.id);
     const prev = prevEntry ? (JSON.parse(prevEntry.key_parts) as KeyParts) : undefined;
     if (staleUp.length > 0) {
-      staleIds.add(n.id);
-      const why = staleUp.map(([name, src]) => `input ${name}: upstream ${src} is stale (reruns first; may cut off early)`);
+      const why = staleUp.map(([name, src]) =>
+        missing.has(src) ? `input ${name}: external ${missing.get(src)}` : `input ${name}: upstream ${src} is stale (reruns first; may cut off early)`);
       out.push({ id: n.id, stage: n.stage.name, status: "stale", seconds: null, reasons: [...explain(prev, base, {}), ...why] });
       continue;
     }

@@ -128,3 +128,22 @@ test("directory artifacts are content-addressed and survive a missing-artifact r
     assert.equal(statuses(again).dir, "ran");
     assert.equal(statuses(again).read, "cached", "same bytes again → same digest → dependant cached");
   }));
+
+test("result tables are restored on a cache hit; a held lock times out with a clear message", () =>
+  withEngine(async (e) => {
+    await runP(e, chain);
+    e.db.db.exec("DELETE FROM doubled");
+    assert.deepEqual(statuses(await runP(e, chain)).dbl, "cached");
+    assert.deepEqual(e.db.tables().doubled.map((r) => [r.method, r.value, r.instance_id]), [["double", 2, "dbl"]]);
+    // another (live) holder computes b's new key: this run waits, then gives up with LockTimeout
+    const p = plan(chain, { overrides: ["b.value=6"] });
+    const key = status(e, p).find((s) => s.id === "b")!.key!;
+    assert.equal(e.db.tryLock(key, "b", "someone-else", () => true, 30_000), undefined);
+    const s = await e.run(p, { jobs: 1, lockTimeoutMs: 300 });
+    const b = s.instances.find((i) => i.id === "b")!;
+    assert.equal(b.status, "failed");
+    assert.match(b.error!, new RegExp(`instance b: waited 0.3 s for b in process ${process.pid} .*--lock-timeout`));
+    assert.equal(e.db.cacheGet(key), undefined);
+    e.db.unlock(key, "someone-else");
+    assert.equal(statuses(await runP(e, chain, ["b.value=6"])).b, "ran");
+  }));

@@ -1,0 +1,116 @@
+// The CLI in-process: --json shapes, tables, dag, status --explain, gc, errors and extension points.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { runCli, type Command } from "../../engine/Cli.ts";
+import { fixturePipelines } from "./fixtures/pipelines.ts";
+import { tempDir } from "./helpers.ts";
+
+const cli = async (args: string[], extra: { commands?: Command[]; globalOptions?: any[] } = {}) => {
+  let out = "", err = "";
+  const code = await runCli(args, { pipelines: fixturePipelines, ...extra, io: { out: (s) => void (out += s), err: (s) => void (err += s), tty: false } });
+  return { code, out, err, json: () => JSON.parse(out.trim().split("\n").at(-1)!) };
+};
+
+test("run --json prints one JSON object with each instance's id, stage, status and seconds", async () => {
+  const store = tempDir();
+  const r = await cli(["run", "chain", "--store", store, "--json"]);
+  assert.equal(r.code, 0, r.err);
+  const j = r.json();
+  assert.equal(typeof j.runId, "number");
+  assert.deepEqual(j.instances.map((i: any) => [i.id, i.stage, i.status]), [
+    ["a", "emit", "ran"], ["b", "emit", "ran"], ["sum", "add", "ran"], ["par", "parity", "ran"], ["dbl", "double", "ran"], ["dir", "writeDir", "ran"], ["read", "readDir", "ran"],
+  ]);
+  assert.ok(j.instances.every((i: any) => typeof i.seconds === "number"));
+  const again = await cli(["--store", store, "run", "chain", "--json", "--set", "b.value=4"]);
+  assert.deepEqual(again.json().instances.map((i: any) => i.status), ["cached", "ran", "ran", "ran", "cached", "ran", "ran"]);
+  const st = await cli(["status", "chain", "--store", store, "--json", "--set", "chain.a=9"]);
+  assert.deepEqual(st.json().instances.map((i: any) => i.status), ["stale", "cached", "stale", "stale", "stale", "stale", "stale"]);
+});
+
+test("status --explain says which param changed; --dry-run runs nothing", async () => {
+  const store = tempDir();
+  await cli(["run", "chain", "--store", store]);
+  const r = await cli(["status", "chain", "--store", store, "--explain", "--set", "writeDir.files=4"]);
+  assert.match(r.out, /○ stale  dir\n\s+param files: 3 → 4/);
+  assert.match(r.out, /chain: 5 cached, 2 stale/);
+  const d = await cli(["run", "chain", "--store", store, "--dry-run", "--json", "--set", "writeDir.files=4"]);
+  assert.equal(d.json().instances.filter((i: any) => i.status === "stale").length, 2);
+  const s = await cli(["status", "chain", "--store", store, "--json", "--set", "writeDir.files=4"]);
+  assert.equal(s.json().instances.filter((i: any) => i.status === "stale").length, 2, "the dry run executed nothing");
+});
+
+test("tables: SQLite rows with provenance, exported as md and csv, --format json", async () => {
+  const store = tempDir();
+  await cli(["run", "chain", "--store", store]);
+  const j = await cli(["tables", "--store", store, "--format", "json"]);
+  const rows = j.json().doubled;
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0].method, "double");
+  assert.equal(rows[0].value, 2); // parity(1 + 2) = 1, doubled
+  assert.equal(rows[0].instance_id, "dbl");
+  assert.equal(rows[0].run_id, 1);
+  assert.match(rows[0].cache_key, /^[0-9a-f]{64}$/);
+  assert.match(JSON.parse(rows[0].source_keys).x, /^[0-9a-f]{64}$/);
+  assert.match(readFileSync(join(store, "tables", "doubled.md"), "utf8"), /\|method\|value\|run_id/);
+  assert.match(readFileSync(join(store, "tables", "doubled.csv"), "utf8"), /^method,value,run_id/);
+});
+
+test("dag prints text and Mermaid", async () => {
+  const t = await cli(["dag", "chain"]);
+  assert.match(t.out, /sum \(add v1\)\n    a ← a\n    b ← b/);
+  const m = await cli(["dag", "chain", "--format", "mermaid"]);
+  assert.match(m.out, /^flowchart TD/);
+  assert.match(m.out, /n0 -->\|a\| n2/);
+});
+
+test("unknown pipeline lists the available ones; unknown --set key lists known keys; usage errors exit 2", async () => {
+  const u = await cli(["run", "nope", "--store", tempDir()]);
+  assert.equal(u.code, 1);
+  assert.match(u.err, /unknown pipeline "nope"; available: chain, slow, failing, swept, external/);
+  const k = await cli(["run", "chain", "--store", tempDir(), "--set", "sum.lr=1", "--json"]);
+  assert.equal(k.code, 1);
+  assert.equal(k.json().error._tag, "UnknownOverrideKey");
+  assert.match(k.err, /Known keys:[\s\S]*emit\.value/);
+  const f = await cli(["run", "chain", "--bogus"]);
+  assert.equal(f.code, 2);
+  assert.match(f.err, /--bogus/);
+  const j = await cli(["run", "chain", "--jobs", "0", "--store", tempDir()]);
+  assert.equal(j.code, 2);
+  assert.match(j.err, /--jobs 0: expected an integer ≥ 1/);
+  const d = await cli(["run", "chain", "--data-dir", "x", "--store", tempDir()]);
+  assert.match(d.err, /--set chain\.dataDir: unknown key/, "--data-dir maps to the pipeline's dataDir param");
+});
+
+test("runs lists runs; gc frees artifacts no recent run or current plan references", async () => {
+  const store = tempDir();
+  await cli(["run", "chain", "--store", store]);
+  await cli(["run", "chain", "--store", store, "--set", "chain.a=11"]);
+  const runs = await cli(["runs", "--store", store, "--json"]);
+  assert.deepEqual(runs.json().runs.map((r: any) => [r.run_id, r.status]), [[2, "succeeded"], [1, "succeeded"]]);
+  const keepAll = await cli(["gc", "--store", store, "--json"]);
+  assert.equal(keepAll.json().removed, 0);
+  // keep only the last run: run 1's a, sum and dir artifacts go (b, par/dbl, read outputs are shared)
+  const g = await cli(["gc", "--store", store, "--keep-runs", "0", "--json"]);
+  assert.ok(g.json().removed >= 2, JSON.stringify(g.json()));
+  assert.ok(g.json().freedBytes > 0);
+  const st = await cli(["status", "chain", "--store", store, "--json"]);
+  assert.ok(st.json().instances.every((i: any) => i.status === "cached"), "the current plan's artifacts are kept");
+});
+
+test("extension points: extra command groups and global flags", async () => {
+  let backend = "";
+  const data: Command = {
+    name: "data", summary: "data tools", usage: "acft data check", options: { deep: { type: "boolean" } },
+    run: async (ctx) => (ctx.out(`data ${ctx.positionals.join(" ")} deep=${ctx.values.deep ?? false}\n`), 0),
+  };
+  const r = await cli(["--backend", "wasm", "data", "check", "--deep"], {
+    commands: [data], globalOptions: [{ name: "backend", type: "string", description: "tfjs backend", apply: (v: string) => (backend = v) }],
+  });
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, "data check deep=true\n");
+  assert.equal(backend, "wasm");
+  const h = await cli(["--help"], { commands: [data] });
+  assert.match(h.out, /acft data check/);
+});

@@ -1,0 +1,95 @@
+// Separate processes: SIGKILL mid-run, and two concurrent `acft run`s on one store.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pidAlive } from "../../engine/ArtifactStore.ts";
+import { RunStore } from "../../engine/RunStore.ts";
+import { tempDir } from "./helpers.ts";
+
+const CLI = "test/engine/fixtures/cli.ts";
+
+interface Proc {
+  readonly child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  readonly done: Promise<number | null>;
+}
+
+const start = (args: string[]): Proc => {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const p: Proc = { child, stdout: "", stderr: "", done: new Promise((res) => child.on("exit", (code) => res(code))) };
+  child.stdout!.on("data", (b) => (p.stdout += b));
+  child.stderr!.on("data", (b) => (p.stderr += b));
+  return p;
+};
+
+const until = async (cond: () => boolean, what: string, ms = 90_000): Promise<void> => {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+const lastJson = (s: string) => JSON.parse(s.trim().split("\n").at(-1)!);
+
+test("SIGKILL mid-run leaves no visible artifact nor cached record; the next run recomputes", async () => {
+  const root = tempDir(), pidFile = join(root, "worker.pid"), gate = join(root, "gate");
+  // --jobs 1: s1 runs alone, so killing it stops the run (s2 would otherwise wait on the gate)
+  const args = ["run", "slow", "--store", root, "--json", "--jobs", "1", "--set", "slow.ms=50", "--set", `slow.pidFile=${pidFile}`, "--set", `slow.gate=${gate}`];
+  // 1) kill the worker process: the stage fails, nothing is cached
+  const a = start(args);
+  await until(() => existsSync(pidFile), "the worker to start");
+  process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL");
+  assert.equal(await a.done, 1);
+  const sa = lastJson(a.stdout).instances.find((i: any) => i.id === "s1");
+  assert.equal(sa.status, "failed");
+  assert.match(sa.error, /killed by SIGKILL/);
+  // 2) kill the whole run while its worker computes: the orphaned worker exits too
+  rmSync(pidFile);
+  const b = start(args);
+  await until(() => existsSync(pidFile) && readFileSync(pidFile, "utf8") !== "", "the second worker");
+  const worker = Number(readFileSync(pidFile, "utf8"));
+  b.child.kill("SIGKILL");
+  await b.done;
+  await until(() => !pidAlive(worker), "the orphaned worker to exit", 20_000);
+  const db = new RunStore(root);
+  const cached = db.db.prepare("SELECT instance_id FROM cache").all() as Array<{ instance_id: string }>;
+  assert.deepEqual(cached, [], "nothing was cached");
+  const objects = join(root, "store", "objects");
+  assert.deepEqual(readdirSync(objects), [], "no artifact is visible");
+  db.close();
+  // 3) the next run (same keys) recomputes and succeeds; the killed run is marked interrupted
+  writeFileSync(gate, "");
+  const c = start(args);
+  assert.equal(await c.done, 0, c.stderr);
+  assert.deepEqual(lastJson(c.stdout).instances.map((i: any) => i.status), ["ran", "ran", "ran"]);
+  const db2 = new RunStore(root);
+  const runs = db2.db.prepare("SELECT status FROM runs ORDER BY run_id").all().map((r: any) => r.status);
+  assert.deepEqual(runs, ["failed", "interrupted", "succeeded"]);
+  db2.close();
+});
+
+test("two concurrent runs on one store: each instance is executed exactly once", async () => {
+  const root = tempDir(), gate = join(root, "gate");
+  const args = ["run", "slow", "--store", root, "--json", "--set", "slow.ms=50", "--set", `slow.gate=${gate}`];
+  const a = start(args), b = start(args);
+  // both processes have reached s1 and s2: one computes each, the other waits on its lock
+  const seen = (p: Proc, id: string) => p.stderr.includes(`▶ ${id} `) || p.stderr.includes(`… ${id} waiting`);
+  await until(() => ["s1", "s2"].every((id) => seen(a, id) && seen(b, id)), "both runs to reach both sleepers");
+  assert.ok(a.stderr.includes("waiting") || b.stderr.includes("waiting"), "one run waits for the other");
+  writeFileSync(gate, "");
+  assert.deepEqual([await a.done, await b.done], [0, 0], a.stderr + b.stderr);
+  const ra = lastJson(a.stdout).instances, rb = lastJson(b.stdout).instances;
+  for (const id of ["s1", "s2", "total"]) {
+    const st = [ra, rb].map((r: any[]) => r.find((i) => i.id === id).status).sort();
+    assert.deepEqual(st, ["cached", "ran"], `${id}: ${st}`);
+  }
+  const db = new RunStore(root);
+  const ran = db.db.prepare("SELECT instance_id, count(*) AS n FROM executions WHERE status='ran' GROUP BY instance_id").all();
+  assert.deepEqual(ran, [{ instance_id: "s1", n: 1 }, { instance_id: "s2", n: 1 }, { instance_id: "total", n: 1 }]);
+  assert.deepEqual(db.db.prepare("SELECT * FROM locks").all(), [], "locks are released");
+  db.close();
+});
