@@ -123,7 +123,6 @@ const defs = [
   ["roc_auc", "higher", "area under the ROC curve (Mann–Whitney, ties ½)"],
   ["win_rate", "higher", "fraction of prompts on which the row method beats the column method, ties ½"],
   ["reward", "higher", "mean RL reward C(x) of sampled continuations"],
-  ["kl", "lower", "KL(policy ‖ reference) per continuation token (nats)"],
   ["wall_seconds", "lower", "wall-clock seconds"],
 ] as const satisfies readonly (readonly [string, Direction, string])[];
 

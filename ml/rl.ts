@@ -10,13 +10,19 @@
 // continuation position and added to the loss (as in GRPO), which has lower variance and an exact
 // gradient along the sampled prefixes, at the cost of one reference forward pass per step.
 //
-// Sampling is on-policy: the driver samples K continuations per prompt with the current policy,
-// then takes `stepsPerRollout` optimizer steps (default 1) on them with the generic training loop
-// (ml/train.ts), carrying its optimizer state from one rollout to the next through train's resume hook.
+// Sampling is on-policy: at every optimizer step the generic training loop (ml/train.ts) asks for a
+// batch, and `trainRL`'s batch function samples K continuations of each of the step's prompts from
+// the CURRENT policy (ml/generate.ts, synchronous) and scores them with the reward. Sampling uses
+// temperature 1 by default: REINFORCE is unbiased only for samples drawn from π itself.
 
 import * as tf from "@tensorflow/tfjs";
-import { lmForward, type LMConfig, type LMParams } from "./lm.ts";
+import type { AdamWConfig } from "./adamw.ts";
+import { generateIds } from "./generate.ts";
+import { lmForward, lmVariables, type LMConfig, type LMParams } from "./lm.ts";
 import { ops } from "./ops.ts";
+import { deriveSeed, makeRng } from "./prng.ts";
+import type { SamplingOptions } from "./sampling.ts";
+import { train, type HistoryEntry } from "./train.ts";
 
 /** A bad RL setting or rollout (K < 2, a sequence longer than the context…), named precisely. */
 export class RLConfigError extends Error {
@@ -146,3 +152,102 @@ export function buildRLBatch(
 }
 
 export const disposeRLBatch = (b: RLBatch): void => tf.dispose([b.ids, b.mask, b.advantages]);
+
+// ---------------------------------------------------------------- the driver
+
+export interface RLOptions {
+  /** Trained in place (start it from the SFT weights). */
+  readonly policy: LMParams;
+  /** Frozen reference for the KL penalty (a copy of the SFT weights). */
+  readonly reference: LMParams;
+  readonly config: LMConfig;
+  /** Prompt token ids, each starting with BOS. Cycled through in a seeded order. */
+  readonly prompts: readonly (readonly number[])[];
+  /** Reward of each completion (token ids, stop token excluded), e.g. C(decode(completion)). */
+  readonly reward: (completions: number[][], prompts: number[][]) => number[];
+  readonly steps: number;
+  /** Samples per prompt, K ≥ 2 (default 4). */
+  readonly k?: number;
+  /** Prompts per optimizer step (default 8): batch = promptsPerStep · K sequences. */
+  readonly promptsPerStep?: number;
+  /** β, the KL coefficient (default 0.05). */
+  readonly klCoef?: number;
+  readonly maxNewTokens?: number; // default 32
+  /** Sampling settings (default temperature 1: on-policy). */
+  readonly sampling?: SamplingOptions;
+  /** End-of-sequence id: a completion that stopped early is scored with it appended (the choice to stop is an action). */
+  readonly eos?: number;
+  readonly optimizer?: AdamWConfig; // default lr 1e-4, no weight decay
+  readonly clipNorm?: number; // default 1
+  readonly seed?: number;
+  readonly onProgress?: (p: RLProgress) => void;
+}
+
+export interface RLProgress extends HistoryEntry {
+  /** Mean reward of this step's samples. */
+  readonly reward: number;
+  readonly done: number;
+  readonly steps: number;
+  readonly etaMs: number;
+}
+
+export interface RLHistoryEntry extends HistoryEntry {
+  readonly reward: number;
+}
+
+interface StepBatch {
+  readonly rollouts: { prompt: number[]; completion: number[] }[];
+  readonly advantages: number[];
+}
+
+/** Samples and scores one step's rollouts from the current policy (deterministic in (seed, step)). */
+function sampleStep(o: RLOptions, order: readonly number[], step: number): { batch: StepBatch; reward: number } {
+  const K = o.k ?? 4;
+  const P = Math.min(o.promptsPerStep ?? 8, o.prompts.length);
+  const maxNew = o.maxNewTokens ?? 32;
+  const room = o.config.contextLength - maxNew; // generateIds keeps the last `room` prompt tokens
+  const chosen = Array.from({ length: P }, (_, i) => o.prompts[order[(step * P + i) % order.length]].slice(-room));
+  const repeated = chosen.flatMap((p) => Array.from({ length: K }, () => p)); // (P·K), prompt-major
+  const stops = o.eos === undefined ? [] : [o.eos];
+  const sampling = { temperature: 1, ...o.sampling };
+  const comps = generateIds(o.policy, o.config, repeated, { ...sampling, maxNewTokens: maxNew, stopTokens: stops, seed: deriveSeed(o.seed ?? 0, step) });
+  const rewards = o.reward(comps, repeated);
+  if (rewards.length !== comps.length) throw new RLConfigError("reward", `returned ${rewards.length} rewards for ${comps.length} completions`);
+  const adv = rlooAdvantages(Array.from({ length: P }, (_, p) => rewards.slice(p * K, (p + 1) * K))).flat();
+  const rollouts = repeated.map((prompt, i) => ({
+    prompt,
+    completion: o.eos !== undefined && comps[i].length < maxNew ? [...comps[i], o.eos] : comps[i],
+  }));
+  return { batch: { rollouts, advantages: adv }, reward: rewards.reduce((a, r) => a + r, 0) / rewards.length };
+}
+
+/** RLOO + KL fine-tuning of `policy` in place; returns the per-step history with mean rewards. */
+export async function trainRL(o: RLOptions): Promise<RLHistoryEntry[]> {
+  if (o.prompts.length === 0) throw new RLConfigError("prompts", "no prompts given");
+  if ((o.k ?? 4) < 2) throw new RLConfigError("k", `K = ${o.k}; the leave-one-out baseline needs K ≥ 2`);
+  const rng = makeRng(deriveSeed(o.seed ?? 0, 0x51));
+  const order = o.prompts.map((_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const rewards = new Map<number, number>();
+  const klCoef = o.klCoef ?? 0.05;
+  const history = await train<StepBatch>({
+    variables: lmVariables(o.policy),
+    steps: o.steps,
+    batches: (step) => {
+      const { batch, reward } = sampleStep(o, order, step);
+      rewards.set(step, reward);
+      return batch;
+    },
+    loss: (b) =>
+      tf.tidy(() => rlLoss(o.policy, o.reference, o.config, buildRLBatch(b.rollouts, b.advantages, o.config.contextLength), klCoef)),
+    optimizer: o.optimizer ?? { lr: 1e-4, weightDecay: 0 },
+    schedule: { warmup: 0, decay: "constant" },
+    clipNorm: o.clipNorm ?? 1,
+    seed: o.seed ?? 0,
+    onProgress: (p) => o.onProgress?.({ ...p, reward: rewards.get(p.step) ?? NaN }),
+  });
+  return history.map((h) => ({ ...h, reward: rewards.get(h.step) ?? NaN }));
+}

@@ -1,26 +1,30 @@
 // Held-out perplexity, token level, with strided sliding windows over the model's context
 // (the Hugging Face "perplexity of fixed-length models" scheme):
 //   each document is encoded (BOS prepended when the scorer has one, so its first token is scored);
-//   windows of ≤ contextLength tokens start every `stride` tokens; each window scores only the
+//   windows of ≤ windowLength tokens start every `stride` tokens; each window scores only the
 //   targets no earlier window scored, so every token after the first is scored exactly once, and
-//   once past the first window each scored token sees ≥ contextLength − stride tokens of context.
+//   once past the first window each scored token sees ≥ windowLength − stride tokens of context.
 //   PPL = exp( Σ NLL / #scored tokens ), pooled over documents.
-// stride = contextLength − 1 is the cheapest (windows share one token: a window's first token has no
+// stride = windowLength − 1 is the cheapest (windows share one token: a window's first token has no
 // prediction inside it, so a disjoint tiling would silently skip one target per window, as the
-// Hugging Face recipe does at stride = max_length); the default stride is contextLength / 2.
+// Hugging Face recipe does at stride = max_length); the default stride is windowLength / 2.
 
 import { perplexityFromNll } from "../metrics.ts";
+import type { LMConfig, LMParams } from "../lm.ts";
+import { scoreContinuations } from "../score.ts";
+import type { Tokenizer } from "../tokenizer.ts";
 import { EvalTaskError, type EvalOptions } from "./batch.ts";
 
 type MaybePromise<T> = T | Promise<T>;
 
 /** Token-level access to a model: the perplexity evaluation needs exact control of the windows. */
 export interface TokenScorer {
-  readonly contextLength: number;
+  /** Most tokens one scored window may hold (an LM with context C scores windows of C + 1 tokens). */
+  readonly windowLength: number;
   /** Prepended to each document when defined, so that its first real token is scored too. */
   readonly bos?: number;
   encode(text: string): number[];
-  /** For each window w (1 < length ≤ contextLength): log p(w[t] | w[<t]) for t = 1..length−1. */
+  /** For each window w (1 < length ≤ windowLength): log p(w[t] | w[<t]) for t = 1..length−1. */
   tokenLogProbs(windows: readonly (readonly number[])[]): MaybePromise<readonly (readonly number[])[]>;
 }
 
@@ -31,17 +35,17 @@ export interface Window {
 }
 
 /** Windows over a sequence of n tokens; every position 1..n−1 is a target exactly once. */
-export function stridedWindows(n: number, contextLength: number, stride: number): Window[] {
-  if (!Number.isInteger(stride) || stride < 1 || stride >= contextLength)
+export function stridedWindows(n: number, windowLength: number, stride: number): Window[] {
+  if (!Number.isInteger(stride) || stride < 1 || stride >= windowLength)
     throw new EvalTaskError(
       "perplexity",
-      `stride ${stride} must be an integer in 1..contextLength−1 (${contextLength - 1}): windows overlap by ≥ 1 token ` +
+      `stride ${stride} must be an integer in 1..windowLength−1 (${windowLength - 1}): windows overlap by ≥ 1 token ` +
         "so that the first token of a window is a target of the window before",
     );
   const out: Window[] = [];
   let prevEnd = 0;
   for (let start = 0; start < n; start += stride) {
-    const end = Math.min(start + contextLength, n);
+    const end = Math.min(start + windowLength, n);
     const scoreFrom = Math.max(prevEnd, start + 1);
     if (scoreFrom < end) out.push({ start, end, scoreFrom });
     prevEnd = end;
@@ -51,7 +55,7 @@ export function stridedWindows(n: number, contextLength: number, stride: number)
 }
 
 export interface PerplexityOptions extends EvalOptions {
-  /** Default floor(contextLength / 2). */
+  /** Default floor(windowLength / 2). */
   readonly stride?: number;
 }
 
@@ -68,7 +72,7 @@ export async function evaluatePerplexity(
   documents: readonly string[],
   opts: PerplexityOptions = {},
 ): Promise<PerplexityResult> {
-  const ctx = scorer.contextLength;
+  const ctx = scorer.windowLength;
   const stride = opts.stride ?? Math.max(1, Math.floor(ctx / 2));
   const jobs: { ids: readonly number[]; w: Window }[] = [];
   for (const doc of documents) {
@@ -92,4 +96,18 @@ export async function evaluatePerplexity(
     opts.onProgress?.({ task: "perplexity", done: Math.min(i + bs, jobs.length), total: jobs.length });
   }
   return { perplexity: perplexityFromNll(nll, tokens), nll: nll / tokens, tokens, documents: documents.length };
+}
+
+/**
+ * A TokenScorer over a plain LM + tokenizer: window w is scored as continuation w[1..] of context
+ * [w[0]], i.e. C inputs predict C targets, so windows hold up to contextLength + 1 tokens; BOS first.
+ */
+export function lmTokenScorer(p: LMParams, c: LMConfig, tok: Tokenizer, opts: { batchSize?: number } = {}): TokenScorer {
+  return {
+    windowLength: c.contextLength + 1,
+    bos: tok.bos,
+    encode: (text) => tok.encode(text),
+    tokenLogProbs: (ws) =>
+      scoreContinuations(p, c, ws.map((w) => ({ context: [w[0]], continuation: w.slice(1) })), opts).map((r) => r.tokenLogprobs),
+  };
 }

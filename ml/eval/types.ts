@@ -1,39 +1,18 @@
 // Small typed items the evaluations take, and the model interface they call.
 // Evaluations receive plain arrays of these (the data readers and stage glue build them); they never
 // read files. Every model variant (base LM, fine-tuned, RL policy, NADO-guided sampler, judge) meets
-// the evaluations through `EvalLanguageModel` — the subset of ml/languageModel.ts's `LanguageModel`
-// used here — so a fake model with controlled log-probs can test every prompt format exactly.
+// the evaluations through ml/languageModel.ts's `LanguageModel` (re-exported as `EvalLanguageModel`);
+// its `generate` returns continuations only. The tests implement it with a fake model whose
+// log-probs they control, so every prompt format and choice rule is checked exactly.
 
-/** Score `continuation` given `context` (the model sees context ⊕ continuation, scores the latter). */
-export interface LoglikelihoodRequest {
-  readonly context: string;
-  readonly continuation: string;
-}
-
-export interface LoglikelihoodResult {
-  /** Σ log p(continuation tokens | context), natural log. */
-  readonly logprob: number;
-  /** Number of continuation tokens scored (for per-token normalisation). */
-  readonly tokens: number;
-  readonly greedyMatch?: boolean;
-}
-
-export interface GenerateOptions {
-  readonly maxNewTokens: number;
-  readonly temperature: number;
-  readonly topP?: number;
-  readonly topK?: number;
-  readonly seed?: number;
-  readonly stop?: readonly string[];
-}
+export type {
+  LanguageModel as EvalLanguageModel,
+  LogLikelihoodRequest as LoglikelihoodRequest,
+  LogLikelihoodResult as LoglikelihoodResult,
+  TextGenerationOptions as GenerateOptions,
+} from "../languageModel.ts";
 
 type MaybePromise<T> = T | Promise<T>;
-
-/** What evaluations need from a model. `generate` returns the continuations only (prompt excluded). */
-export interface EvalLanguageModel {
-  logLikelihood(reqs: readonly LoglikelihoodRequest[]): MaybePromise<readonly LoglikelihoodResult[]>;
-  generate(prompts: readonly string[], opts: GenerateOptions): MaybePromise<readonly string[]>;
-}
 
 /** Anything that scores texts for toxicity in [0, 1] (the oracle in ml/classify.ts implements it). */
 export interface ToxicityScorer {

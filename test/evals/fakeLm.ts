@@ -14,7 +14,8 @@ export class FakeLM implements EvalLanguageModel {
     return reqs.map((r) => {
       const s = this.score(r);
       // Default token count: whitespace-separated words of the continuation.
-      return typeof s === "number" ? { logprob: s, tokens: r.continuation.split(/\s+/).filter(Boolean).length } : s;
+      const r2 = typeof s === "number" ? { logprob: s, tokens: r.continuation.split(/\s+/).filter(Boolean).length } : s;
+      return { ...r2, greedyMatch: false };
     });
   }
   async generate(prompts: readonly string[], opts: GenerateOptions): Promise<string[]> {

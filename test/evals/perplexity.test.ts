@@ -9,7 +9,7 @@ test("strided windows: hand-worked case (n = 7, context 4, stride 2)", () => {
     { start: 4, end: 7, scoreFrom: 6 }, // target 6
   ]);
   assert.deepEqual(stridedWindows(5, 8, 4), [{ start: 0, end: 5, scoreFrom: 1 }]);
-  assert.throws(() => stridedWindows(5, 4, 4), /stride 4 must be an integer in 1..contextLength−1 \(3\)/);
+  assert.throws(() => stridedWindows(5, 4, 4), /stride 4 must be an integer in 1..windowLength−1 \(3\)/);
 });
 
 test("strided windows score every target once with ≥ context − stride tokens of context", () => {
@@ -28,7 +28,7 @@ test("strided windows score every target once with ≥ context − stride tokens
 
 // A scorer over characters: a uniform model over V symbols (PPL must be exactly V) …
 const chars = (bos?: number): Omit<TokenScorer, "tokenLogProbs"> => ({
-  contextLength: 4,
+  windowLength: 4,
   bos,
   encode: (s) => [...s].map((c) => c.charCodeAt(0)),
 });
