@@ -3,8 +3,8 @@
 // quoting with embedded newlines. Two subsets are known (see docs/data.md): the 10k subset
 // (whitespace-normalised, toxic-enriched) and the 267-row byte-original head.
 import { Schema } from "effect";
-import { parseCsv } from "../csv.ts";
 import { DatasetReader, type LoadedDataset, type ReadOptions } from "../dataset.ts";
+import { csvRecords } from "./lines.ts";
 
 export const JIGSAW_FORMAT = 1;
 export const JIGSAW_LABELS = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"] as const;
@@ -30,22 +30,7 @@ export type JigsawComment = typeof JigsawComment.Type;
 
 export const readJigsawFile = (name: string, file: string) => (dataDir: string, opts: ReadOptions = {}): LoadedDataset<JigsawComment> => {
   const r = new DatasetReader<JigsawComment>(name, dataDir, JIGSAW_FORMAT, opts);
-  const text = r.text(file);
-  if (text === undefined) return r.finish();
-  const { rows, error } = parseCsv(text);
-  const header = rows[0]?.fields ?? [];
-  if (header.join(",") !== HEADER.join(",")) {
-    r.reject({ file, line: 1, field: "header", message: `expected header ${HEADER.join(",")}` });
-    return r.finish();
-  }
-  for (const row of rows.slice(1)) {
-    if (row.fields.length !== HEADER.length) {
-      r.reject({ file, line: row.line, field: "record", message: `expected ${HEADER.length} columns, found ${row.fields.length}` });
-      continue;
-    }
-    r.decode(JigsawComment, Object.fromEntries(HEADER.map((h, i) => [h, row.fields[i]])), file, row.line);
-  }
-  if (error) r.reject({ file, line: error.line, field: "csv", message: error.message });
+  for (const { line, raw } of csvRecords(r, file, HEADER)) r.decode(JigsawComment, raw, file, line);
   return r.finish();
 };
 

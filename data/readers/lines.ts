@@ -1,5 +1,6 @@
 // Helpers shared by the line-oriented readers: JSON Lines and one-label-per-line files.
 import { Schema } from "effect";
+import { parseCsv } from "../csv.ts";
 import { splitLines, type DatasetReader } from "../dataset.ts";
 
 /** Decode every non-empty line of a JSONL file through `schema` (with `extra` merged in). */
@@ -36,3 +37,25 @@ export const readLabels = <A>(r: DatasetReader<A>, file: string): string[] | und
 
 /** A string that is not empty after trimming. */
 export const NonEmpty = Schema.String.pipe(Schema.filter((s) => s.trim().length > 0 || "must not be empty"));
+
+/**
+ * Rows of a CSV file whose first row must be exactly `header`, as header → cell objects with their
+ * start line. A wrong header, a wrong column count or a CSV syntax error is rejected (file, line).
+ */
+export const csvRecords = <A>(r: DatasetReader<A>, file: string, header: readonly string[]): { line: number; raw: Record<string, string> }[] => {
+  const text = r.text(file);
+  if (text === undefined) return [];
+  const { rows, error } = parseCsv(text);
+  if ((rows[0]?.fields ?? []).join(",") !== header.join(",")) {
+    r.reject({ file, line: 1, field: "header", message: `expected header ${header.join(",")}` });
+    return [];
+  }
+  const out: { line: number; raw: Record<string, string> }[] = [];
+  for (const row of rows.slice(1)) {
+    if (row.fields.length !== header.length) r.reject({ file, line: row.line, field: "record", message: `expected ${header.length} columns, found ${row.fields.length}` });
+    else out.push({ line: row.line, raw: Object.fromEntries(header.map((h, i) => [h, row.fields[i]])) });
+  }
+  // rows before a syntax error are still decoded (strict mode fails at the first bad one anyway)
+  if (error) r.reject({ file, line: error.line, field: "csv", message: error.message });
+  return out;
+};

@@ -12,6 +12,8 @@ interface Article { readonly title: string; readonly sections: readonly { headin
 const list = (xs: readonly string[]): string =>
   xs.length <= 1 ? xs.join("") : `${xs.slice(0, -1).join(" , ")} and ${xs[xs.length - 1]}`;
 
+const capFirst = (s: string): string => s[0].toUpperCase() + s.slice(1);
+
 /** WikiText layout of one article. */
 const render = (a: Article): string[] => {
   const lines = [" ", ` = ${a.title} = `, " "];
@@ -27,15 +29,15 @@ const cityArticle = (r: Rng, w: World, c: City): Article => {
   const natives = w.people.filter((p) => p.birthCity === c.name && !p.heldOut && !c.heldOut).slice(0, 3);
   const intro = [
     r.pick([`${c.name} is a city in ${c.country} .`, `${c.name} is a town of ${c.country} .`, `The city of ${c.name} lies in ${c.country} .`]),
-    r.pick([`It stands on the ${c.river} River .`, `The ${c.river} River flows through ${c.name} .`, `${c.name} was built on the banks of the ${c.river} River .`]),
+    r.pick([`${c.name} stands on the ${c.river} River .`, `The ${c.river} River flows through ${c.name} .`, `${c.name} was built on the banks of the ${c.river} River .`]),
     ...(capitalOf ? [`${c.name} is the capital of ${c.country} .`] : []),
   ];
   const history = [
     r.pick([`${c.name} was founded in ${c.founded} .`, `The first houses of ${c.name} were built in ${c.founded} .`]),
-    r.pick([`The city is known for its ${c.product} .`, `${c.name} is famous for ${c.product} .`, `Traders come to ${c.name} to buy ${c.product} .`]),
+    r.pick([`${c.name} is known for its ${c.product} .`, `${c.name} is famous for ${c.product} .`, `Traders come to ${c.name} to buy ${c.product} .`]),
   ];
   const people = natives.length === 0 ? [] : [
-    r.pick([`Notable people born in ${c.name} include ${list(natives.map((p) => p.name))} .`, `${list(natives.map((p) => `the ${p.profession} ${p.name}`))} ${natives.length > 1 ? "were" : "was"} born in ${c.name} .`]),
+    r.pick([`Notable people born in ${c.name} include ${list(natives.map((p) => p.name))} .`, `${capFirst(list(natives.map((p) => `the ${p.profession} ${p.name}`)))} ${natives.length > 1 ? "were" : "was"} born in ${c.name} .`]),
   ];
   return { title: c.name, sections: [{ sentences: intro }, { heading: "History", sentences: [...history, ...people] }] };
 };
@@ -60,7 +62,7 @@ const inventionArticle = (r: Rng, i: Invention): Article => ({
   sections: [{
     sentences: [
       r.pick([`The ${i.name} is a device used to ${i.purpose} .`, `A ${i.name} is a tool that people use to ${i.purpose} .`]),
-      r.pick([`It was invented by ${i.inventor} in ${i.year} .`, `${i.inventor} built the first ${i.name} in ${i.year} .`]),
+      r.pick([`The ${i.name} was invented by ${i.inventor} in ${i.year} .`, `${i.inventor} built the first ${i.name} in ${i.year} .`]),
       r.pick([`Before the ${i.name} , people had to ${i.purpose} by hand .`, `The ${i.name} made it easier to ${i.purpose} .`]),
     ],
   }],

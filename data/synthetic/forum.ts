@@ -56,6 +56,20 @@ const TOXIC: readonly ((f: Fill) => string)[] = [
   (f) => `learn to ${f.doing} before you talk , you ${f.prof} ${f.ins}`,
 ];
 
+// Hard cases (10% of each class), so that a lexicon alone cannot reach 100%: hostility aimed at
+// the reader without any insult word, and insult words that are not aimed at anyone here.
+const SUBTLE_TOXIC: readonly ((f: Fill) => string)[] = [
+  (f) => `nobody asked for your opinion on the ${f.thing} , go away`,
+  (f) => `you ruin every thread about the ${f.thing} , please leave this board for good`,
+  (f) => `every time you post about the ${f.thing} this board gets worse , stop it`,
+];
+const MENTION_BENIGN: readonly ((f: Fill) => string)[] = [
+  (f) => `i felt like a ${f.ins} when my ${f.thing} fell apart , lesson learned`,
+  (f) => `my brother called the ${f.thing} ${f.adj} but i still like it`,
+  (f) => `the old film about a ${f.ins} who tried to ${f.doing} is on tonight`,
+];
+export const HARD_FRACTION = 0.1;
+
 export interface Comment { readonly board: string; readonly text: string; readonly toxic: boolean }
 
 const fill = (r: Rng, b: Board): Fill => {
@@ -63,12 +77,13 @@ const fill = (r: Rng, b: Board): Fill => {
   return { thing, thing2, doing: b.doing, ins: r.pick(INSULT_NOUNS), adj: r.pick(INSULT_ADJS), prof: r.pick(PROFANITY), pos: r.pick(POSITIVE), neg: r.pick(NEGATIVE_THING) };
 };
 
-/** One comment on board b; toxic ones are occasionally two sentences (a benign opener, then abuse). */
+/** One comment on board b; toxic ones are sometimes two sentences (a benign opener, then abuse). */
 export const comment = (r: Rng, b: Board, toxic: boolean): Comment => {
   const f = fill(r, b);
+  const hard = r.chance(HARD_FRACTION);
   const text = toxic
-    ? (r.chance(0.25) ? `${r.pick(BENIGN)(f)} . ${r.pick(TOXIC)(f)}` : r.pick(TOXIC)(f))
-    : r.pick(BENIGN)(f);
+    ? hard ? r.pick(SUBTLE_TOXIC)(f) : r.chance(0.25) ? `${r.pick(BENIGN)(f)} . ${r.pick(TOXIC)(f)}` : r.pick(TOXIC)(f)
+    : hard ? r.pick(MENTION_BENIGN)(f) : r.pick(BENIGN)(f);
   return { board: b.name, text, toxic };
 };
 

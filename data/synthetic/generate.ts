@@ -1,6 +1,7 @@
 // The embedded synthetic default: a seeded mini-world written to a data dir in the SAME layout and
 // formats as ../shared/datasets, so the same readers read both. Same config → byte-identical files.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Either, ParseResult, Schema } from "effect";
 import { InvalidDataOption } from "../errors.ts";
@@ -50,7 +51,13 @@ export const syntheticConfig = (input: Partial<SyntheticConfigInput> = {}): Synt
     const key = String(issue?.path[0] ?? "config");
     throw new InvalidDataOption({ option: `synthetic.${key}`, value: (input as Record<string, unknown>)[key], expected: issue?.message ?? "a valid value" });
   }
-  return r.right;
+  // MMLU needs 3 distractors per relation, and every country needs a capital city
+  const c = r.right;
+  for (const k of ["countries", "rivers", "people"] as const) {
+    if (c[k] < 4) throw new InvalidDataOption({ option: `synthetic.${k}`, value: c[k], expected: "at least 4 (questions need 3 distractors)" });
+  }
+  if (c.cities < c.countries) throw new InvalidDataOption({ option: "synthetic.cities", value: c.cities, expected: `at least synthetic.countries (${c.countries}): each country needs a capital` });
+  return c;
 };
 
 export interface SyntheticWorld {
@@ -121,4 +128,22 @@ export const writeSynthetic = (dir: string, input: Partial<SyntheticConfigInput>
     writeFileSync(p, text);
   }
   return s;
+};
+
+/**
+ * The synthetic data dir for a config under `root` (e.g. the results cache): written once to
+ * `<root>/synthetic-v<version>-<config hash>` (via a temp sibling renamed into place, so a crash
+ * never leaves a half-written dir) and reused afterwards. Returns the directory.
+ */
+export const ensureSynthetic = (root: string, input: Partial<SyntheticConfigInput> = {}): string => {
+  const config = syntheticConfig(input);
+  const key = createHash("sha256").update(JSON.stringify(config)).digest("hex").slice(0, 16);
+  const dir = join(root, `synthetic-v${SYNTHETIC_VERSION}-${key}`);
+  if (existsSync(join(dir, "acft-synthetic.json"))) return dir;
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  writeSynthetic(tmp, config);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  return dir;
 };
