@@ -25,8 +25,8 @@ const tryTfjsNode = async (gpu: boolean): Promise<string> => {
   const pkg = gpu ? "@tensorflow/tfjs-node-gpu" : "@tensorflow/tfjs-node";
   try {
     await importOptional(pkg);
-  } catch (e) {
-    throw new BackendError({ backend: pkg, message: `${pkg} is not installed (${errMsg(e)}); install it with \`npm install ${pkg}@4.22.0\` on a machine with internet` });
+  } catch {
+    throw new BackendError({ backend: pkg, message: `${pkg} is not installed; install it with \`npm install ${pkg}@4.22.0\` on a machine with internet` });
   }
   if (!(await tf.setBackend("tensorflow")))
     throw new BackendError({ backend: pkg, message: `${pkg} loaded but its "tensorflow" backend failed to initialise` });

@@ -220,7 +220,7 @@ export const transformerBody = (p: BodyParams, c: LMConfig, x: tf.Tensor3D, opts
 };
 
 /** Token + position embedding: ids (B, T) -> (B, T, C). */
-export const embed = (p: LMParams, c: LMConfig, ids: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D => {
+export const embed = (p: Pick<LMParams, "wte" | "wpe">, c: LMConfig, ids: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D => {
   const [, T] = ids.shape;
   const past = kvCacheLength(opts.kvCache);
   if (!opts.positions && past + T > c.contextLength)
@@ -233,7 +233,7 @@ export const embed = (p: LMParams, c: LMConfig, ids: tf.Tensor2D, opts: ForwardO
 };
 
 /** Tied output head: hidden (B, T, C) -> logits (B, T, V) = hidden wte^T. */
-export const lmHead = (p: LMParams, hidden: tf.Tensor3D): tf.Tensor3D => {
+export const lmHead = (p: Pick<LMParams, "wte">, hidden: tf.Tensor3D): tf.Tensor3D => {
   const [B, T, C] = hidden.shape;
   return tf.matMul(hidden.reshape([B * T, C]), p.wte, false, true).reshape([B, T, -1]) as tf.Tensor3D;
 };

@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../ml/backend.ts";
 import { PRESETS, disposeParams, lmLoss, lmVariables } from "../../ml/lm.ts";
-import { perturbedLM, randomIds } from "./helpers.ts";
+import { perturbedLM, randomIds, relErr, toRef } from "./helpers.ts";
+import { refForward } from "./reference.ts";
+import { lmForward } from "../../ml/lm.ts";
 
 test("an unknown backend is a typed error listing the valid names", async () => {
   await assert.rejects(initBackend("tpu"), (e: { _tag: string; message: string }) => e._tag === "BackendError" && /wasm, cpu/.test(e.message));
@@ -46,4 +48,18 @@ test("wasm: embedding gradients (UnsortedSegmentSum) equal the cpu backend's", a
   assert.ok(wteC.some((v) => v !== 0));
   assert.ok(close(wteW, wteC), "wte gradient");
   assert.ok(close(wpeW, wpeC), "wpe gradient");
+});
+
+test("wasm: forward logits equal the float64 reference within 1e-4 relative", async () => {
+  await initBackend("wasm");
+  const c = PRESETS.tiny;
+  const p = perturbedLM(c, 12);
+  const ids = randomIds(2, c.contextLength, c.vocabSize, 4);
+  const logits = tf.tidy(() => lmForward(p, c, tf.tensor2d(ids, undefined, "int32")).logits.arraySync());
+  ids.forEach((row, b) => {
+    const err = relErr(logits[b].flat(), refForward(toRef(p), c, row).flatMap((r) => [...r]));
+    assert.ok(err < 1e-4, `sequence ${b}: ${err}`);
+  });
+  disposeParams(lmVariables(p));
+  await tf.setBackend("cpu");
 });
