@@ -159,20 +159,24 @@ export const guidedLogitsProcessor = (nado: NadoModel, alpha: number, pad: numbe
 
 /**
  * Per-token log q of sequences: for each seq (≤ contextLength + 1 tokens) the log-probabilities under
- * q of seq[1..], in batches of `batchSize` right-padded rows (padding only follows scored tokens).
+ * q of seq[1..] and whether each is q's argmax (greedy decoding would pick it), in batches of
+ * `batchSize` right-padded rows (padding only follows scored tokens).
  */
-export const guidedTokenLogProbs = (base: { params: LMParams; config: LMConfig }, nado: NadoModel, alpha: number, seqs: readonly (readonly number[])[], batchSize = 16): number[][] => {
-  const out: number[][] = [];
+export const guidedTokenLogProbs = (
+  base: { params: LMParams; config: LMConfig }, nado: NadoModel, alpha: number, seqs: readonly (readonly number[])[], batchSize = 16,
+): { lp: number[]; greedy: boolean[] }[] => {
+  const out: { lp: number[]; greedy: boolean[] }[] = [];
   for (let s = 0; s < seqs.length; s += batchSize) {
     const chunk = seqs.slice(s, s + batchSize);
     const T = Math.max(1, ...chunk.map((q) => q.length - 1));
-    const lp = tf.tidy(() => {
+    const [lp, hit] = tf.tidy(() => {
       const all = tf.tensor2d(chunk.map((q) => [...q, ...new Array<number>(T + 1 - q.length).fill(0)]), [chunk.length, T + 1], "int32");
       const ids = all.slice([0, 0], [chunk.length, T]) as tf.Tensor2D;
       const targets = all.slice([0, 1], [chunk.length, T]) as tf.Tensor2D;
-      return pickLast(guidedForward(base, nado, ids, alpha), targets).arraySync() as number[][];
+      const lq = guidedForward(base, nado, ids, alpha);
+      return [pickLast(lq, targets).arraySync() as number[][], tf.equal(tf.argMax(lq, -1), targets).arraySync() as number[][]];
     });
-    chunk.forEach((q, b) => out.push(lp[b].slice(0, q.length - 1)));
+    chunk.forEach((q, b) => out.push({ lp: lp[b].slice(0, q.length - 1), greedy: hit[b].slice(0, q.length - 1).map((h) => h === 1) }));
   }
   return out;
 };

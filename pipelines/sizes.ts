@@ -25,7 +25,7 @@ export interface StudySize {
   readonly finetune: Train;
   readonly sample: { readonly k: number; readonly maxNewTokens: number };
   readonly nado: Train & { readonly nLayers: number };
-  readonly rl: Train & { readonly k: number; readonly promptsPerStep: number; readonly maxNewTokens: number };
+  readonly rl: { readonly steps: number; readonly lr: number; readonly k: number; readonly promptsPerStep: number; readonly maxNewTokens: number };
   readonly evalToxicity: { readonly prompts: number; readonly maxNewTokens: number };
   readonly evalMmlu: { readonly questions: number };
   readonly evalCommonsense: { readonly itemsPerTask: number };
@@ -47,7 +47,7 @@ export const SIZES: Readonly<Record<SizeName, StudySize>> = {
     finetune: { steps: 2, batchSize: 4, lr: 5e-4 },
     sample: { k: 2, maxNewTokens: 6 },
     nado: { steps: 2, batchSize: 4, lr: 1e-3, nLayers: 1 },
-    rl: { steps: 2, batchSize: 4, lr: 2e-4, k: 2, promptsPerStep: 2, maxNewTokens: 6 },
+    rl: { steps: 2, lr: 2e-4, k: 2, promptsPerStep: 2, maxNewTokens: 6 },
     evalToxicity: { prompts: 6, maxNewTokens: 6 },
     evalMmlu: { questions: 6 },
     evalCommonsense: { itemsPerTask: 6 },
@@ -67,7 +67,7 @@ export const SIZES: Readonly<Record<SizeName, StudySize>> = {
     finetune: { steps: 60, batchSize: 16, lr: 5e-4 },
     sample: { k: 8, maxNewTokens: 20 },
     nado: { steps: 120, batchSize: 16, lr: 1e-3, nLayers: 1 },
-    rl: { steps: 40, batchSize: 16, lr: 2e-4, k: 4, promptsPerStep: 4, maxNewTokens: 20 },
+    rl: { steps: 40, lr: 2e-4, k: 4, promptsPerStep: 4, maxNewTokens: 20 },
     evalToxicity: { prompts: 200, maxNewTokens: 32 },
     evalMmlu: { questions: 300 },
     evalCommonsense: { itemsPerTask: 300 },
@@ -87,7 +87,7 @@ export const SIZES: Readonly<Record<SizeName, StudySize>> = {
     finetune: { steps: 150, batchSize: 16, lr: 3e-4 },
     sample: { k: 8, maxNewTokens: 32 },
     nado: { steps: 300, batchSize: 16, lr: 1e-3, nLayers: 2 },
-    rl: { steps: 100, batchSize: 16, lr: 1e-4, k: 4, promptsPerStep: 8, maxNewTokens: 32 },
+    rl: { steps: 100, lr: 1e-4, k: 4, promptsPerStep: 8, maxNewTokens: 32 },
     evalToxicity: { prompts: 400, maxNewTokens: 32 },
     evalMmlu: { questions: 1000 },
     evalCommonsense: { itemsPerTask: 500 },

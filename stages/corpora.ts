@@ -7,7 +7,7 @@
 //   eval prompts    SafeNLP toxiGen.json statements          (toxicity evaluation, win rates)
 import { Effect } from "effect";
 import { datasetPresent, loadDataset, type DatasetName, type DatasetRecords } from "../data/registry.ts";
-import { detokenizeWikiText } from "../data/readers/wikitext.ts";
+import { classifierExamples, generalExamples, toxicDomainExamples, toxicityPrompts } from "../data/corpora.ts";
 import type { ArcItem, LabelledText, MmluItem, PiqaItem, WinograndeItem } from "../ml/eval/types.ts";
 import { makeRng } from "../ml/prng.ts";
 
@@ -28,26 +28,21 @@ export const subset = <A>(xs: readonly A[], n: number, seed: number): A[] => {
 
 /** WikiText paragraphs of a split (headings and blank lines dropped, number tokenization undone). */
 export const generalParagraphs = (dataDir: string, split: "train" | "valid" | "test"): string[] =>
-  load("wikitext-2", dataDir)
-    .filter((l) => l.split === split)
-    .map((l) => l.text.trim())
-    .filter((t) => t.length > 0 && !t.startsWith("="))
-    .map(detokenizeWikiText);
+  generalExamples(Effect.runSync(loadDataset("wikitext-2", dataDir)), split);
 
 /** Statements of the ToxiGen prompt files (hate and neutral alike: the toxic *domain*). */
 export const toxicDomainTexts = (dataDir: string): string[] =>
   load("toxigen-prompts", dataDir).flatMap((p) => p.statements.map((s) => s.trim())).filter((s) => s.length > 0);
 
 /** Labelled texts for the oracle: ToxiGen annotated (toxic = mean human rating > 3) and Jigsaw `toxic`. */
-export const oracleTexts = (dataDir: string): LabelledText[] => [
-  ...(datasetPresent("toxigen-annotated", dataDir)
-    ? load("toxigen-annotated", dataDir).map((r) => ({ text: r.text, label: r.toxicity_human > 3 ? 1 : 0 }))
-    : []),
-  ...(datasetPresent("jigsaw", dataDir) ? jigsawItems(dataDir) : []),
-];
+export const oracleTexts = (dataDir: string): LabelledText[] => {
+  if (!datasetPresent("toxigen-annotated", dataDir)) return datasetPresent("jigsaw", dataDir) ? jigsawItems(dataDir) : [];
+  const ds = Effect.runSync(loadDataset("toxigen-annotated", dataDir));
+  const label = (only: "toxic" | "benign") => toxicDomainExamples(ds, only).map((text) => ({ text, label: only === "toxic" ? 1 : 0 }));
+  return [...label("toxic"), ...label("benign"), ...(datasetPresent("jigsaw", dataDir) ? jigsawItems(dataDir) : [])];
+};
 
-export const jigsawItems = (dataDir: string): LabelledText[] =>
-  load("jigsaw", dataDir).map((r) => ({ text: r.comment_text, label: r.toxic ? 1 : 0 }));
+export const jigsawItems = (dataDir: string): LabelledText[] => classifierExamples(Effect.runSync(loadDataset("jigsaw", dataDir)));
 
 /** Jigsaw split: a seeded held-out set of `testItems` (the classifier evaluation), the rest for fine-tuning. */
 export const jigsawSplit = (dataDir: string, testItems: number, seed: number): { train: LabelledText[]; test: LabelledText[] } => {
@@ -58,7 +53,7 @@ export const jigsawSplit = (dataDir: string, testItems: number, seed: number): {
 
 /** Toxicity-evaluation prompts: SafeNLP statements (Excel artefacts removed). */
 export const evalPrompts = (dataDir: string): string[] =>
-  load("toxigen-safenlp", dataDir).map((r) => r.text.replace(/_x000D_/g, "").trim()).filter((t) => t.length > 0);
+  toxicityPrompts(Effect.runSync(loadDataset("toxigen-safenlp", dataDir))).map((p) => p.text.replace(/_x000D_/g, "").trim()).filter((t) => t.length > 0);
 
 const LETTERS = ["A", "B", "C", "D"] as const;
 export const mmluItems = (dataDir: string): { dev: MmluItem[]; test: MmluItem[] } => {

@@ -8,13 +8,12 @@ import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { drawBatch, encodeExamples, type TextExample, type TokenBatch } from "../ml/batches.ts";
 import { loadLM, saveLM } from "../ml/checkpoint.ts";
-import { plainLanguageModel, type LanguageModel } from "../ml/languageModel.ts";
+import { plainLanguageModel } from "../ml/languageModel.ts";
 import { scoreContinuations } from "../ml/score.ts";
 import { generateIds } from "../ml/generate.ts";
 import { deriveSeed, makeRng } from "../ml/prng.ts";
-import { buildRLBatch, rlLoss, rlooAdvantages } from "../ml/rl.ts";
 import type { EvalLanguageModel } from "../ml/eval/types.ts";
-import type { TokenScorer } from "../ml/eval/perplexity.ts";
+import { lmTokenScorer, type TokenScorer } from "../ml/eval/perplexity.ts";
 import { disposeParams, initLM, lmForward, lmLoss, lmVariables, type LMConfig, type LMParams } from "../ml/lm.ts";
 import { regularisedLoss } from "../ml/finetune.ts";
 import { disposeNado, guidedForward, guidedLogitsProcessor, guidedTokenLogProbs, loadNado, nadoFor, saveNado, trainNado } from "../ml/nadoModel.ts";
@@ -143,31 +142,13 @@ export interface EvalModel {
   readonly fits: (prompt: string) => boolean;
 }
 
-/**
- * ml/languageModel.ts's LanguageModel as ml/eval's EvalLanguageModel: the two agree except that the
- * evaluations pass readonly arrays (and `stop` as readonly); copy them.
- */
-export const asEvalLm = (lm: LanguageModel): EvalLanguageModel => ({
-  logLikelihood: (reqs) => lm.logLikelihood([...reqs]),
-  generate: (prompts, o) => lm.generate([...prompts], { ...o, stop: o.stop ? [...o.stop] : undefined }),
-});
-
-/** Token scorer over a plain LM: each window scored as continuation w[1:] of context w[0]. */
-const plainScorer = (m: Model): TokenScorer => ({
-  contextLength: m.config.contextLength,
-  bos: m.tokenizer.bos,
-  encode: (text) => m.tokenizer.encode(text),
-  tokenLogProbs: (windows) =>
-    scoreContinuations(m.params, m.config, windows.map((w) => ({ context: [w[0]], continuation: [...w.slice(1)] }))).map((r) => r.tokenLogprobs),
-});
-
 /** Load the model directory (plain or NADO-guided), run `f`, dispose every tensor it holds. */
 export const withModel = async <A>(dir: string, f: (m: EvalModel) => Promise<A>): Promise<A> => {
   const manifest = existsSync(join(dir, MODEL_MANIFEST)) ? readJson<{ kind: string; alpha?: number }>(dir, MODEL_MANIFEST) : { kind: "lm" };
   if (manifest.kind === "guided") return withGuided(dir, manifest.alpha ?? 1, f);
   const m = await loadModel(dir);
   try {
-    return await f({ lm: asEvalLm(plainLanguageModel(m.params, m.config, m.tokenizer)), scorer: plainScorer(m), fits: (p) => m.tokenizer.encode(p).length + 2 <= m.config.contextLength });
+    return await f({ lm: plainLanguageModel(m.params, m.config, m.tokenizer), scorer: lmTokenScorer(m.params, m.config, m.tokenizer), fits: (p) => m.tokenizer.encode(p).length + 2 <= m.config.contextLength });
   } finally {
     m.dispose();
   }
@@ -209,43 +190,6 @@ export const sampleAndLabelModel = async (
   return { prompts: enc, promptOf, continuations, texts, labels: o.label(texts), temperature: o.temperature };
 };
 
-// ---------------------------------------------------------------- RL (METHOD.md §5)
-/**
- * RLOO from the SFT model (ml/rl.ts) on the one training loop: each step's batch is a fresh on-policy
- * rollout — `promptsPerStep` prompts × K continuations sampled from the current policy, rewards from
- * `reward`, leave-one-out advantages — and the loss is rlLoss (policy gradient + β · KL to `ref`).
- */
-export const trainRL = async (
-  policy: Model, ref: Model, prompts: readonly string[], reward: (texts: string[]) => number[],
-  o: Training & { k: number; promptsPerStep: number; klCoef: number; maxNewTokens: number; temperature: number; seed: number },
-  onProgress: (p: TrainProgress & { reward?: number }) => void,
-): Promise<void> => {
-  if (prompts.length === 0) throw new StageInputError({ stage: "rl", message: "the mix has no prompts (prompts.json is empty)" });
-  const enc = prompts.map((p) => policy.tokenizer.encode(p, { bos: true }));
-  let lastReward: number | undefined;
-  await train<{ rollouts: { prompt: number[]; completion: number[] }[]; advantages: number[] }>({
-    variables: lmVariables(policy.params),
-    batches: (step) => {
-      const rng = makeRng(deriveSeed(o.seed, step));
-      const chosen = Array.from({ length: o.promptsPerStep }, () => enc[Math.floor(rng.next() * enc.length)]);
-      const rows = chosen.flatMap((p) => Array.from({ length: o.k }, () => p));
-      const completions = generateIds(policy.params, policy.config, rows, {
-        maxNewTokens: o.maxNewTokens, temperature: o.temperature, seed: deriveSeed(o.seed, step, 1), stopTokens: [policy.tokenizer.eos], padId: policy.tokenizer.pad,
-      }).map((c) => (c.length === 0 ? [policy.tokenizer.eos] : c)); // an immediate EOS is a one-token completion
-      const r = reward(completions.map((c) => policy.tokenizer.decode(c)));
-      lastReward = r.reduce((a, b) => a + b, 0) / r.length;
-      const adv = rlooAdvantages(chosen.map((_, i) => r.slice(i * o.k, (i + 1) * o.k))).flat();
-      return { rollouts: rows.map((prompt, i) => ({ prompt, completion: completions[i] })), advantages: adv };
-    },
-    loss: (b) => rlLoss(policy.params, ref.params, policy.config, buildRLBatch(b.rollouts, b.advantages, policy.config.contextLength, policy.tokenizer.pad), o.klCoef),
-    steps: o.steps,
-    optimizer: { lr: o.lr, weightDecay: o.weightDecay },
-    schedule: { warmup: Math.min(o.warmup, Math.floor(o.steps / 2)), decay: "cosine" },
-    clipNorm: o.clipNorm,
-    seed: o.seed,
-    onProgress: (p) => onProgress({ ...p, reward: lastReward }),
-  });
-};
 // ---------------------------------------------------------------- NADO (METHOD.md §2–§3)
 /** Train R_φ on the samples of `base` into `dir`: cold (head bias = logit of the mean label) or warm from `init`. */
 export const trainNadoInto = async (dir: string, o: {
@@ -298,21 +242,21 @@ const withGuided = async <A>(dir: string, alpha: number, f: (m: EvalModel) => Pr
     const tok = base.tokenizer, ctx = base.config.contextLength;
     const plain = plainLanguageModel(base.params, base.config, tok, { logitsProcessor: guidedLogitsProcessor(nado, alpha, tok.pad) });
     const lm: EvalLanguageModel = {
-      generate: asEvalLm(plain).generate,
+      generate: plain.generate,
       logLikelihood: async (reqs) => {
         const seqs = reqs.map((r) => {
           const cont = tok.encode(r.continuation);
           const all = [...tok.encode(r.context, { bos: true }), ...cont];
           return { seq: all.slice(Math.max(0, all.length - (ctx + 1))), n: cont.length };
         });
-        const lps = guidedTokenLogProbs(base, nado, alpha, seqs.map((s) => s.seq));
-        return lps.map((lp, i) => {
-          const mine = lp.slice(lp.length - seqs[i].n);
-          return { logprob: mine.reduce((a, b) => a + b, 0), tokens: mine.length };
+        const scored = guidedTokenLogProbs(base, nado, alpha, seqs.map((s) => s.seq));
+        return scored.map(({ lp, greedy }, i) => {
+          const n = seqs[i].n;
+          return { logprob: lp.slice(lp.length - n).reduce((a, b) => a + b, 0), tokens: n, greedyMatch: greedy.slice(greedy.length - n).every(Boolean) };
         });
       },
     };
-    const scorer: TokenScorer = { contextLength: ctx, bos: tok.bos, encode: (t) => tok.encode(t), tokenLogProbs: (w) => guidedTokenLogProbs(base, nado, alpha, w) };
+    const scorer: TokenScorer = { windowLength: ctx + 1, bos: tok.bos, encode: (t) => tok.encode(t), tokenLogProbs: (w) => guidedTokenLogProbs(base, nado, alpha, w).map((r) => r.lp) };
     return await f({ lm, scorer, fits: (p) => tok.encode(p).length + 2 <= ctx });
   } finally {
     base.dispose();

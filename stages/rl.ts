@@ -5,8 +5,9 @@ import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
 import { ToxicityClassifier } from "../ml/classify.ts";
-import { mlStage, readJson, trainProgress } from "./common.ts";
-import { loadModel, saveModel, trainingFields, trainRL } from "./models.ts";
+import { mlStage, readJson } from "./common.ts";
+import { trainRL } from "../ml/rl.ts";
+import { loadModel, saveModel, trainingFields } from "./models.ts";
 
 export const rl = defineStage({
   name: "rl",
@@ -21,7 +22,10 @@ export const rl = defineStage({
     maxNewTokens: param(Schema.Int.pipe(Schema.positive()), 24, "tokens per sampled continuation"),
     temperature: param(Schema.Number.pipe(Schema.positive()), 1, "sampling temperature of the rollouts"),
     mode: param(Schema.Literal("hard", "soft"), "hard", "reward C(x): hard 1[tox < τ] or soft 1 − tox"),
-    ...trainingFields({ steps: 40, lr: 2e-4 }),
+    steps: trainingFields({ steps: 40, lr: 1e-4 }).steps,
+    lr: trainingFields({ steps: 40, lr: 1e-4 }).lr,
+    weightDecay: param(Schema.Number.pipe(Schema.nonNegative()), 0, "AdamW decoupled weight decay (constant learning rate, no warmup)"),
+    clipNorm: trainingFields({ steps: 40, lr: 1e-4 }).clipNorm,
   }),
   inputs: { model: Output.directory(), oracle: Output.directory(), mix: Output.directory() },
   output: Output.directory(),
@@ -31,9 +35,19 @@ export const rl = defineStage({
       const ref = await loadModel(inputs.model);
       try {
         const clf = ToxicityClassifier.load(inputs.oracle);
-        await trainRL(policy, ref, readJson<string[]>(inputs.mix, "prompts.json"), (texts) => clf.constraint(texts, params.mode), params, (p) => {
-          trainProgress(ctx)(p);
-          if (p.reward !== undefined) ctx.metric("reward", p.reward, p.step);
+        const tok = policy.tokenizer;
+        const prompts = readJson<string[]>(inputs.mix, "prompts.json").map((p) => tok.encode(p, { bos: true }));
+        await trainRL({
+          policy: policy.params, reference: ref.params, config: policy.config, prompts,
+          reward: (completions) => clf.constraint(completions.map((c) => tok.decode(c)), params.mode),
+          steps: params.steps, k: params.k, promptsPerStep: params.promptsPerStep, klCoef: params.klCoef, maxNewTokens: params.maxNewTokens,
+          sampling: { temperature: params.temperature }, eos: tok.eos, optimizer: { lr: params.lr, weightDecay: params.weightDecay },
+          clipNorm: params.clipNorm, seed: params.seed,
+          onProgress: (p) => {
+            ctx.progress(p.done, p.steps, "steps");
+            ctx.metric("reward", p.reward, p.step);
+            ctx.metric("loss", p.loss, p.step);
+          },
         });
         await saveModel(policy, ctx.outDir);
       } finally {
