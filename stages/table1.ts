@@ -1,6 +1,6 @@
 // Stage `table1`: the paper's Table 1 (METHOD.md §5–§7) from the evaluation outputs of every method —
 // one row per method with toxicity_pct ↓, toxicity_mean ↓, mmlu ↑, commonsense ↑, perplexity ↓, and the
-// paper's Llama-7B / Falcon-7B numbers beside them. Also writes the `metrics` table (column directions).
+// paper's Llama-7B / Falcon-7B numbers beside them. Also writes the `metric_directions` table (which way is better, per column).
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output, type Row } from "../engine/Stage.ts";
@@ -29,7 +29,7 @@ export const Table1Row = Schema.Struct({
 });
 export type Table1Row = typeof Table1Row.Type;
 
-/** Columns with their metric directions, for the `metrics` table. */
+/** Columns with their metric directions, for the `metric_directions` table. */
 const COLUMNS = ["toxicity_pct", "toxicity_mean", "mmlu", "commonsense", "perplexity"] as const;
 
 export const table1 = defineStage({
@@ -57,7 +57,7 @@ export const table1 = defineStage({
           paper_falcon_toxicity_pct: paper?.falcon[0] ?? null, paper_falcon_mmlu: paper?.falcon[1] ?? null, paper_falcon_commonsense: paper?.falcon[2] ?? null,
         };
       }));
-      ctx.table("metrics", COLUMNS.map((c) => ({ metric: c, direction: METRICS[c].direction, description: METRICS[c].description })));
+      ctx.table("metric_directions", COLUMNS.map((c) => ({ metric: c, direction: METRICS[c].direction, description: METRICS[c].description })));
       return rows;
     }),
 });

@@ -1,7 +1,7 @@
 // Stage `winrates`: generation quality (METHOD.md §6) — for the same prompts, every method's
 // continuations (from its toxicity evaluation) are judged pairwise by the judge LM, which prefers the
 // continuation with the better per-token log-likelihood given the prompt; ties count ½. Writes the
-// matrix as table `winrates`: one row per method, one column per opponent (win rate of row vs column).
+// matrix as table `winrates`: one row per method, one column `vs_<method>` per opponent (win rate of row vs column).
 import { Schema } from "effect";
 import { defineStage, Output, type Row } from "../engine/Stage.ts";
 import { evaluateWinRates } from "../ml/eval/winrate.ts";
@@ -34,8 +34,9 @@ export const winrates = defineStage({
           if (g.out.prompts.length !== prompts.length || g.out.prompts.some((p, i) => p !== prompts[i]))
             throw new StageInputError({ stage: "winrates", message: `the toxicity evaluation of ${g.key} used other prompts than ${gens[0].key}; give every evalToxicity instance the same seed and prompts` });
         const r = await evaluateWinRates(judge.lm, prompts, gens.map((g) => ({ method: g.method, continuations: g.out.continuations })), { onProgress: evalProgress(ctx) });
+        // Columns are the method keys (SQL identifiers): `vs_<key>` = win rate of the row against that method.
         ctx.table("winrates", r.methods.map((m, i): Row => ({
-          method: m, ...Object.fromEntries(r.methods.map((o, j) => [o, i === j ? null : r.matrix[i][j]])), judge_score: Number.isFinite(r.meanScore[i]) ? r.meanScore[i] : null,
+          method: m, ...Object.fromEntries(gens.map((g, j) => [`vs_${g.key}`, i === j ? null : r.matrix[i][j]])), judge_score: Number.isFinite(r.meanScore[i]) ? r.meanScore[i] : null,
         })));
         return { methods: r.methods, matrix: r.matrix.map((row) => [...row]) };
       })),

@@ -16,7 +16,7 @@ test.after(() => rmSync(store, { recursive: true, force: true }));
 
 interface Instance { id: string; stage: string; status: string; seconds: number; error?: string }
 const acft = (...args: string[]): { code: number; json: any; stderr: string } => {
-  const r = spawnSync(process.execPath, [join(root, "bin/acft.mjs"), ...args, "--store", store, "--json"], { cwd: root, encoding: "utf8", timeout: 600_000 });
+  const r = spawnSync(process.execPath, [join(root, "bin/acft.mjs"), ...args, "--store", store, "--json"], { cwd: root, encoding: "utf8", timeout: 1_200_000 });
   const last = r.stdout.trim().split("\n").pop() ?? "";
   return { code: r.status ?? -1, json: last ? JSON.parse(last) : undefined, stderr: r.stderr };
 };
