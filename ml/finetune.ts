@@ -1,0 +1,75 @@
+// The regularised fine-tuning objective (METHOD.md §3):
+//
+//   L(θ) = [ Σ_{x∈D} Σ_t −log p_θ(x_t | x_<t)  +  λ Σ_{x∈D} Σ_t reg_t(x) · KL(q_t ‖ p_θ(·|x_<t)) ] / #tokens
+//   q_t(v) ∝ p_θ̄(v | x_<t) · R_φ(x_<t ⊕ v)          (θ̄ a frozen snapshot, φ the NADO model)
+//
+// Both terms share the denominator (tokens in the batch), so the batch loss estimates the paper's
+// sum-over-data objective up to one constant; reg_t = 1 on D_reg (adaptive: the attribute's domain
+// only; non-adaptive: everywhere). The KL is closed-form over the whole vocabulary; q_t is a constant:
+// it passes through `stopGradient`, so no gradient reaches θ̄ or φ even if they share variables with θ.
+import * as tf from "@tensorflow/tfjs";
+
+/** Identity in the forward pass, zero gradient in the backward pass (tfjs has no built-in). */
+export const stopGradient = <T extends tf.Tensor>(x: T): T =>
+  tf.customGrad(((a: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([]);
+    return { value: a.clone(), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
+  }) as unknown as Parameters<typeof tf.customGrad>[0])(x) as T;
+
+/**
+ * Closed-form KL(q ‖ p_θ) per row: Σ_v q(v) (log q(v) − log softmax(logits)(v)), 0·log 0 = 0.
+ * qLogProbs (N, V) normalised log-probs of the target (−∞ allowed), logits (N, V) -> (N).
+ * Gradient in logits is softmax(logits) − q (a soft-label cross-entropy; tf's fused kernel);
+ * no gradient reaches q (stopGradient), so a caller cannot leak one by accident.
+ */
+export const klToTarget = (qLogProbs: tf.Tensor2D, logits: tf.Tensor2D): tf.Tensor1D =>
+  tf.tidy(() => {
+    const lq = stopGradient(qLogProbs);
+    const q = tf.exp(lq);
+    // −H(q) = Σ q log q, with the q = 0 entries contributing 0: log q = −∞ there is clamped to a
+    // finite value first (0 · −∞ would be NaN). Only differentiable ops here: the tape still walks
+    // this branch (it starts after stopGradient, so it carries zero gradient).
+    const negEntropy = tf.sum(tf.mul(q, tf.maximum(lq, -1e30)), -1);
+    const crossEntropy = tf.losses.softmaxCrossEntropy(q, logits, undefined, 0, tf.Reduction.NONE) as tf.Tensor1D;
+    return tf.add(crossEntropy, negEntropy) as tf.Tensor1D;
+  });
+
+export interface RegularisedBatch {
+  /** p_θ logits (N, V) for N token positions (flattened B·T). */
+  readonly logits: tf.Tensor2D;
+  /** next-token targets (N) int32. */
+  readonly targets: tf.Tensor1D;
+  /** (N) 1 for real tokens, 0 for padding: the LM term and the denominator. */
+  readonly tokenMask: tf.Tensor1D;
+  /** (N) 1 where the regulariser applies (D_reg ∧ real token). */
+  readonly regMask: tf.Tensor1D;
+  /** log q_t (N, V) from the frozen snapshot and the NADO model; only read when λ > 0. */
+  readonly qLogProbs?: tf.Tensor2D;
+}
+
+export interface RegularisedParts {
+  readonly loss: tf.Scalar;
+  /** Mean token cross-entropy (nats/token) — the plain fine-tuning loss. */
+  readonly lm: tf.Scalar;
+  /** Σ reg·KL / #tokens (0 when λ = 0). */
+  readonly kl: tf.Scalar;
+}
+
+/**
+ * The objective above for one batch. `lmLoss(logits, targets, mask)` is the plain fine-tuning
+ * loss (masked mean cross-entropy) so λ = 0 returns exactly its value and graph, hence exactly its
+ * gradient: the KL term is not even built.
+ */
+export const regularisedLoss = (
+  b: RegularisedBatch,
+  lambda: number,
+  lmLoss: (logits: tf.Tensor2D, targets: tf.Tensor1D, mask: tf.Tensor1D) => tf.Scalar,
+): RegularisedParts =>
+  tf.tidy(() => {
+    const lm = lmLoss(b.logits, b.targets, b.tokenMask);
+    if (lambda === 0) return { loss: lm, lm, kl: tf.scalar(0) };
+    if (!b.qLogProbs) throw new Error("regularisedLoss: λ > 0 needs qLogProbs (a defect in the caller)");
+    const kl = klToTarget(b.qLogProbs, b.logits); // (N)
+    const klMean = tf.div(tf.sum(tf.mul(kl, b.regMask)), tf.maximum(tf.sum(b.tokenMask), 1)) as tf.Scalar;
+    return { loss: tf.add(lm, tf.mul(klMean, lambda)) as tf.Scalar, lm, kl: klMean };
+  });
