@@ -33,6 +33,9 @@ export const mlStage = <A>(ctx: StageContext, work: () => Promise<A>, opts: { ti
       // The iteration jobs record their own duration: the `schedules` table computes each schedule's
       // critical path from them (see stages/schedules.ts).
       if (opts.timing) writeJson(ctx.outDir, TIMING_FILE, { seconds: (performance.now() - t0) / 1000 });
+      // CPU seconds of this worker process (startup included): on a shared machine wall-clock says little.
+      const cpu = process.cpuUsage();
+      ctx.metric("cpu_seconds", (cpu.user + cpu.system) / 1e6);
       return out;
     },
     catch: (e) => e,
