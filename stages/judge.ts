@@ -2,9 +2,7 @@
 // trained only on clean general text. It prefers the continuation with the better per-token
 // log-likelihood given the prompt.
 import { defineStage, Output } from "../engine/Stage.ts";
-import { mlStage, trainProgress } from "./common.ts";
-import { createModel, saveModel, trainLM } from "./models.ts";
-import { pretrainExamples, pretrainParams } from "./pretrain.ts";
+import { pretrainParams, pretrainRun } from "./pretrain.ts";
 
 export const judge = defineStage({
   name: "judge",
@@ -14,14 +12,5 @@ export const judge = defineStage({
   params: pretrainParams,
   inputs: { tokenizer: Output.directory(), data: Output.directory() },
   output: Output.directory(),
-  run: ({ params, inputs, ctx }) =>
-    mlStage(ctx, async () => {
-      const model = createModel(inputs.tokenizer, params, params.seed);
-      try {
-        await trainLM(model, pretrainExamples(inputs.data, true), params, params.seed, trainProgress(ctx));
-        await saveModel(model, ctx.outDir);
-      } finally {
-        model.dispose();
-      }
-    }),
+  run: pretrainRun(true),
 });

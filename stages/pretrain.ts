@@ -3,7 +3,7 @@
 // toxic before any fine-tuning. Output: a model directory (checkpoint + tokenizer).
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
-import { defineStage, Output } from "../engine/Stage.ts";
+import { defineStage, Output, type StageContext } from "../engine/Stage.ts";
 import { mlStage, trainProgress } from "./common.ts";
 import { generalParagraphs, oracleTexts } from "./corpora.ts";
 import { archFields, createModel, saveModel, trainingFields, trainLM, type Example } from "./models.ts";
@@ -20,6 +20,19 @@ export const pretrainParams = Schema.Struct({
   ...trainingFields({ steps: 300, lr: 1e-3 }),
 });
 
+/** Train a fresh LM on the pretraining text into ctx.outDir (`clean`: general text only — the judge). */
+export const pretrainRun = (clean: boolean) =>
+  ({ params, inputs, ctx }: { params: typeof pretrainParams.Type; inputs: { tokenizer: string; data: string }; ctx: StageContext }) =>
+    mlStage(ctx, async () => {
+      const model = createModel(inputs.tokenizer, params, params.seed);
+      try {
+        await trainLM(model, pretrainExamples(inputs.data, clean), params, params.seed, trainProgress(ctx));
+        await saveModel(model, ctx.outDir);
+      } finally {
+        model.dispose();
+      }
+    });
+
 export const pretrain = defineStage({
   name: "pretrain",
   version: 1,
@@ -28,14 +41,5 @@ export const pretrain = defineStage({
   params: pretrainParams,
   inputs: { tokenizer: Output.directory(), data: Output.directory() },
   output: Output.directory(),
-  run: ({ params, inputs, ctx }) =>
-    mlStage(ctx, async () => {
-      const model = createModel(inputs.tokenizer, params, params.seed);
-      try {
-        await trainLM(model, pretrainExamples(inputs.data, false), params, params.seed, trainProgress(ctx));
-        await saveModel(model, ctx.outDir);
-      } finally {
-        model.dispose();
-      }
-    }),
+  run: pretrainRun(false),
 });
