@@ -4,7 +4,8 @@
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
-import { evaluateCommonsense } from "../ml/eval/commonsense.ts";
+import { arcTask, evaluateCommonsense, piqaTask, winograndeRequests } from "../ml/eval/commonsense.ts";
+import type { LoglikelihoodRequest } from "../ml/eval/types.ts";
 import { evalProgress, mlStage } from "./common.ts";
 import { commonsenseItems, subset } from "./corpora.ts";
 import { withModel } from "./models.ts";
@@ -13,6 +14,8 @@ export const CommonsenseOutput = Schema.Struct({
   commonsense: Schema.Number,
   commonsense_norm: Schema.Number,
   tasks: Schema.Record({ key: Schema.String, value: Schema.Struct({ n: Schema.Int, acc: Schema.Number, acc_norm: Schema.Number }) }),
+  /** Items left out because a choice does not fit the model's context. */
+  skipped: Schema.Int,
 });
 
 export const evalCommonsense = defineStage({
@@ -30,11 +33,22 @@ export const evalCommonsense = defineStage({
     mlStage(ctx, () =>
       withModel(inputs.model, async (m) => {
         const all = commonsenseItems(inputs.data);
-        const cap = <A>(xs: A[] | undefined) => (xs ? subset(xs, params.itemsPerTask, params.seed) : undefined);
+        // Items with a choice longer than the model's context cannot be scored: they are left out and counted.
+        let skipped = 0;
+        const cap = <A>(xs: A[] | undefined, reqs: (a: A) => readonly LoglikelihoodRequest[]) => {
+          if (!xs) return undefined;
+          const ok = xs.filter((x) => reqs(x).every((r) => m.fitsContinuation(r.continuation)));
+          skipped += xs.length - ok.length;
+          return subset(ok, params.itemsPerTask, params.seed);
+        };
         const r = await evaluateCommonsense(m.lm, {
-          piqa: cap(all.piqa), arcEasy: cap(all.arcEasy), arcChallenge: cap(all.arcChallenge), winogrande: cap(all.winogrande),
+          piqa: cap(all.piqa, (x) => piqaTask([x]).requests(x, 0)),
+          arcEasy: cap(all.arcEasy, (x) => arcTask("arc_easy", [x]).requests(x, 0)),
+          arcChallenge: cap(all.arcChallenge, (x) => arcTask("arc_challenge", [x]).requests(x, 0)),
+          winogrande: cap(all.winogrande, (x) => winograndeRequests(x)),
         }, { onProgress: evalProgress(ctx) });
         ctx.metric("commonsense", r.commonsense);
-        return r;
+        ctx.metric("items_too_long", skipped);
+        return { ...r, skipped };
       })),
 });

@@ -140,7 +140,14 @@ export interface EvalModel {
   readonly scorer: TokenScorer;
   /** Whether a prompt (plus BOS and a one-token answer) fits the context (MMLU drops shots until it does). */
   readonly fits: (prompt: string) => boolean;
+  /** Whether a continuation can be scored at all (its tokens fit the context; the context is cut from the left). */
+  readonly fitsContinuation: (continuation: string) => boolean;
 }
+
+const fitters = (tok: Tokenizer, ctx: number) => ({
+  fits: (p: string) => tok.encode(p).length + 2 <= ctx,
+  fitsContinuation: (c: string) => tok.encode(c).length <= ctx - 1,
+});
 
 /** Load the model directory (plain or NADO-guided), run `f`, dispose every tensor it holds. */
 export const withModel = async <A>(dir: string, f: (m: EvalModel) => Promise<A>): Promise<A> => {
@@ -148,7 +155,7 @@ export const withModel = async <A>(dir: string, f: (m: EvalModel) => Promise<A>)
   if (manifest.kind === "guided") return withGuided(dir, manifest.alpha ?? 1, f);
   const m = await loadModel(dir);
   try {
-    return await f({ lm: plainLanguageModel(m.params, m.config, m.tokenizer), scorer: lmTokenScorer(m.params, m.config, m.tokenizer), fits: (p) => m.tokenizer.encode(p).length + 2 <= m.config.contextLength });
+    return await f({ lm: plainLanguageModel(m.params, m.config, m.tokenizer), scorer: lmTokenScorer(m.params, m.config, m.tokenizer), ...fitters(m.tokenizer, m.config.contextLength) });
   } finally {
     m.dispose();
   }
@@ -257,7 +264,7 @@ const withGuided = async <A>(dir: string, alpha: number, f: (m: EvalModel) => Pr
       },
     };
     const scorer: TokenScorer = { windowLength: ctx + 1, bos: tok.bos, encode: (t) => tok.encode(t), tokenLogProbs: (w) => guidedTokenLogProbs(base, nado, alpha, w).map((r) => r.lp) };
-    return await f({ lm, scorer, fits: (p) => tok.encode(p).length + 2 <= ctx });
+    return await f({ lm, scorer, ...fitters(tok, ctx) });
   } finally {
     base.dispose();
     disposeNado(nado);
