@@ -1,6 +1,6 @@
 // Shared glue for the stage files: one backend per worker process, ML work as an Effect, progress
 // adapters, and the small JSON/JSONL helpers stages use for their directory outputs.
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Data, Effect } from "effect";
 import type { StageContext } from "../engine/Stage.ts";
@@ -58,8 +58,10 @@ export const trainProgress = (ctx: StageContext, label = "steps", every = 10) =>
 export const evalProgress = (ctx: StageContext) =>
   (p: { readonly task: string; readonly done: number; readonly total: number }): void => ctx.progress(p.done, p.total, p.task);
 
-export const writeJson = (dir: string, name: string, value: unknown): void =>
+export const writeJson = (dir: string, name: string, value: unknown): void => {
+  mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, name), JSON.stringify(value, null, 1) + "\n");
+};
 
 export const readJson = <A>(dir: string, name: string): A => JSON.parse(readFileSync(join(dir, name), "utf8")) as A;
 
