@@ -94,8 +94,15 @@ export class ArtifactStore {
    */
   private publish(tmpPath: string, final: string): void {
     mkdirSync(dirname(final), { recursive: true });
-    if (existsSync(final)) rmSync(tmpPath, { recursive: true, force: true }); // same content already there
-    else renameSync(tmpPath, final);
+    if (existsSync(final)) return rmSync(tmpPath, { recursive: true, force: true }); // same content already there
+    try {
+      renameSync(tmpPath, final);
+    } catch (e) {
+      // Another process published the same digest between the check and the rename (directories only).
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
+      rmSync(tmpPath, { recursive: true, force: true });
+    }
   }
 
   /** Store canonical JSON text; returns its digest and size. */

@@ -12,11 +12,14 @@ import type { AnyPipeline } from "./Pipeline.ts";
 import { formatSeconds, makeDisplay } from "./Progress.ts";
 import { Engine } from "./Runner.ts";
 import { status } from "./Status.ts";
+import { asParams, describeParams, type ParamInfo } from "./Params.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 type Values = Record<string, string | boolean | Array<string | boolean> | undefined>;
 
 export interface CommandContext {
+  /** The full command line given to runCli. */
+  readonly argv: ReadonlyArray<string>;
   readonly root: string;
   readonly values: Values;
   readonly positionals: ReadonlyArray<string>;
@@ -90,7 +93,7 @@ const runCommand: Command = {
       jobs: intFlag(ctx.values.jobs, "jobs", 1),
       keepGoing: Boolean(ctx.values["keep-going"]),
       lockTimeoutMs: (intFlag(ctx.values["lock-timeout"], "lock-timeout", 1) ?? 7200) * 1000,
-      command: `run ${process.argv.slice(3).join(" ")}`.trim(),
+      command: ctx.argv.join(" "),
       onEvent: display.onEvent,
     });
     display.close();
@@ -193,7 +196,26 @@ const gcCommand: Command = {
   },
 };
 
-export const builtinCommands: ReadonlyArray<Command> = [runCommand, statusCommand, dagCommand, runsCommand, tablesCommand, gcCommand];
+const paramsCommand: Command = {
+  name: "params",
+  summary: "list the params a pipeline and its stages accept (--set keys), with types, defaults and descriptions",
+  usage: "acft params <pipeline> [--json]",
+  options: {},
+  run: async (ctx) => {
+    const name = pipelineArg(ctx, "params");
+    const p = ctx.plan(name);
+    const groups: Array<[string, ParamInfo[]]> = [[name, describeParams(asParams(ctx.pipelines.get(name)!.params))]];
+    const seen = new Set<string>();
+    for (const n of p.nodes)
+      if (n.kind === "stage" && !seen.has(n.stage.name)) seen.add(n.stage.name), groups.push([n.stage.name, describeParams(asParams(n.stage.params))]);
+    if (ctx.json) return ctx.out(JSON.stringify(Object.fromEntries(groups)) + "\n"), 0;
+    for (const [g, ps] of groups)
+      for (const i of ps) ctx.out(`${`${g}.${i.name}`.padEnd(28)} ${i.type.padEnd(12)} default ${JSON.stringify(i.default)}  — ${i.description}\n`);
+    return 0;
+  },
+};
+
+export const builtinCommands: ReadonlyArray<Command> = [runCommand, statusCommand, dagCommand, paramsCommand, runsCommand, tablesCommand, gcCommand];
 
 const help = (commands: ReadonlyArray<Command>, globals: ReadonlyArray<GlobalOption>, pipelines: ReadonlyArray<AnyPipeline>): string =>
   [
@@ -211,6 +233,9 @@ const help = (commands: ReadonlyArray<Command>, globals: ReadonlyArray<GlobalOpt
     "",
     `Pipelines: ${pipelines.map((p) => `${p.name} — ${p.description}`).join("\n           ")}`,
   ].join("\n") + "\n";
+
+const isTagged = (e: unknown): e is { readonly _tag: string; readonly message: string } =>
+  typeof e === "object" && e !== null && typeof (e as { _tag?: unknown })._tag === "string" && typeof (e as { message?: unknown }).message === "string";
 
 /** Run the CLI; returns the exit code (0 ok, 1 failed stages or errors, 2 usage errors). */
 export const runCli = async (argv: ReadonlyArray<string>, cfg: CliConfig): Promise<number> => {
@@ -240,7 +265,7 @@ export const runCli = async (argv: ReadonlyArray<string>, cfg: CliConfig): Promi
     for (const g of globals) if (values[g.name] !== undefined) g.apply(values[g.name] as string | boolean);
     const root = resolve((values.store as string | undefined) ?? process.env.ACFT_HOME ?? cfg.defaultStore ?? "results");
     const ctx: CommandContext = {
-      root, values, positionals: parsed.positionals.slice(1), json, pipelines, out: io.out, err: io.err, tty: io.tty,
+      argv, root, values, positionals: parsed.positionals.slice(1), json, pipelines, out: io.out, err: io.err, tty: io.tty,
       engine: () => (engine ??= new Engine(root)),
       plan: (pname) => {
         const p = pipelines.get(pname);
@@ -251,7 +276,8 @@ export const runCli = async (argv: ReadonlyArray<string>, cfg: CliConfig): Promi
     };
     return await cmd.run(ctx);
   } catch (e) {
-    if (!isEngineError(e)) throw e;
+    // Typed errors of any area (a `_tag` and a message) are the user's to fix: print them, no stack.
+    if (!isEngineError(e) && !isTagged(e)) throw e;
     if (json) io.out(JSON.stringify({ error: { _tag: e._tag, message: e.message } }) + "\n");
     io.err(`acft: ${e.message}\n`);
     return e._tag === "UsageError" ? 2 : 1;

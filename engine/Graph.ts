@@ -50,23 +50,35 @@ export const parseOverride = (raw: string): Override => {
   return { target: raw.slice(0, dot), param: raw.slice(dot + 1, eq), value: parseOverrideValue(raw.slice(eq + 1)) };
 };
 
-const knownKeys = (pipeline: AnyPipeline, raw: ReadonlyArray<RawNode>): string[] => {
-  const keys = describeParams(asParams(pipeline.params)).map((p) => `${pipeline.name}.${p.name}`);
+/** `--set` keys: pipeline and stage-wide ones, plus instance-specific ones (`<id>.<param>`). */
+const knownKeys = (pipeline: AnyPipeline, raw: ReadonlyArray<RawNode>): { general: string[]; instances: string[]; all: string[] } => {
+  const general = describeParams(asParams(pipeline.params)).map((p) => `${pipeline.name}.${p.name}`);
   const stages = new Map<string, AnyStage>();
   for (const n of raw) if (n.kind === "stage") stages.set(n.stage.name, n.stage);
-  for (const [name, s] of stages) for (const p of describeParams(asParams(s.params))) keys.push(`${name}.${p.name}`);
-  for (const n of raw)
-    if (n.kind === "stage" && n.id !== n.stage.name)
-      for (const p of describeParams(asParams(n.stage.params))) keys.push(`${n.id}.${p.name}`);
-  return keys;
+  for (const [name, s] of stages) for (const p of describeParams(asParams(s.params))) general.push(`${name}.${p.name}`);
+  const inst = raw.flatMap((n) => (n.kind === "stage" && n.id !== n.stage.name ? [n] : []));
+  const instanceKeys = inst.flatMap((n) => (n.kind === "stage" ? Object.keys(n.stage.params.fields).map((p) => `${n.id}.${p}`) : []));
+  return { general, instances: inst.map((n) => n.id), all: [...general, ...instanceKeys] };
 };
 
-const unknownKey = (o: Override, known: string[]): UnknownOverrideKey =>
-  new UnknownOverrideKey({
-    message: `--set ${o.target}.${o.param}: unknown key. Known keys:\n  ${known.join("\n  ")}`,
-    key: `${o.target}.${o.param}`,
-    known,
-  });
+/** Levenshtein distance, for "did you mean". */
+const distance = (a: string, b: string): number => {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+};
+
+const unknownKey = (o: Override, k: ReturnType<typeof knownKeys>): UnknownOverrideKey => {
+  const key = `${o.target}.${o.param}`;
+  const best = k.all.map((c) => [c, distance(c, key)] as const).sort((x, y) => x[1] - y[1])[0];
+  const hint = best && best[1] <= 3 ? ` Did you mean ${best[0]}?` : "";
+  const inst = k.instances.length > 0 ? `\n  and <instance>.<param> for the instances: ${k.instances.join(", ")}` : "";
+  return new UnknownOverrideKey({ message: `--set ${key}: unknown key.${hint} Known keys:\n  ${k.general.join("\n  ")}${inst}`, key, known: k.all });
+};
 
 /** Decode the pipeline's params from given values plus `--set <pipeline>.<param>=v` overrides. */
 const pipelineParams = (pipeline: AnyPipeline, given: Record<string, unknown>, overrides: Override[]) => {

@@ -1,4 +1,5 @@
 // Cache keys: sha256 over the canonical encoding of their parts, and the explanation of a changed key.
+import { Either, Schema } from "effect";
 import { digestOf } from "./Canonical.ts";
 import { fingerprint } from "./Fingerprint.ts";
 import type { AnyStage } from "./Stage.ts";
@@ -13,6 +14,21 @@ export interface KeyParts {
   /** `{ "<input name>": "<content digest of the upstream output>" }`. */
   readonly inputs: Readonly<Record<string, string>>;
 }
+
+/** The on-disk form of key parts (`cache.key_parts`, `executions.key_parts`). */
+export const KeyPartsSchema = Schema.Struct({
+  stage: Schema.String,
+  version: Schema.Union(Schema.Number, Schema.String),
+  code: Schema.Record({ key: Schema.String, value: Schema.String }),
+  params: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+  inputs: Schema.Record({ key: Schema.String, value: Schema.String }),
+});
+
+/** Parse stored key parts; undefined when they are not in the current format (then nothing is compared). */
+export const readKeyParts = (json: string): KeyParts | undefined => {
+  const r = Schema.decodeUnknownEither(Schema.parseJson(KeyPartsSchema))(json);
+  return Either.isRight(r) ? r.right : undefined;
+};
 
 export const keyOf = (parts: KeyParts): string => digestOf(parts);
 

@@ -71,8 +71,8 @@ export class RunStore {
 
   constructor(root: string | ":memory:") {
     this.db = new Database(root === ":memory:" ? root : join(root, "acft.sqlite"));
+    this.db.pragma("busy_timeout = 15000"); // first: switching to WAL must wait for a concurrent opener too
     this.db.pragma("journal_mode = WAL");
-    this.db.pragma("busy_timeout = 15000");
     this.db.pragma("synchronous = NORMAL");
     this.migrate();
   }
@@ -107,13 +107,15 @@ export class RunStore {
       .run(now(), s.status, s.ran, s.cached, s.failed, s.seconds, runId);
   }
 
+  markRunInterrupted(runId: number): void {
+    this.db.prepare("UPDATE runs SET status='interrupted', finished_at=? WHERE run_id=?").run(now(), runId);
+    this.db.prepare("UPDATE executions SET status='interrupted' WHERE run_id=? AND status='running'").run(runId);
+  }
+
   /** Mark runs (and their executions) of dead processes on this host as interrupted. */
   markInterrupted(alive: (pid: number) => boolean): void {
     const rows = this.db.prepare("SELECT run_id, pid FROM runs WHERE status='running' AND host=?").all(hostname()) as Array<{ run_id: number; pid: number }>;
-    for (const r of rows.filter((r) => !alive(r.pid))) {
-      this.db.prepare("UPDATE runs SET status='interrupted' WHERE run_id=?").run(r.run_id);
-      this.db.prepare("UPDATE executions SET status='interrupted' WHERE run_id=? AND status='running'").run(r.run_id);
-    }
+    for (const r of rows.filter((r) => !alive(r.pid))) this.markRunInterrupted(r.run_id);
   }
 
   recordExecution(e: {
@@ -145,6 +147,11 @@ export class RunStore {
   /** The newest cache entry of an instance id (what `status --explain` compares against). */
   lastForInstance(instanceId: string): CacheEntry | undefined {
     return this.db.prepare("SELECT * FROM cache WHERE instance_id=? ORDER BY created_at DESC, rowid DESC LIMIT 1").get(instanceId) as CacheEntry | undefined;
+  }
+
+  /** The newest cache entry of any instance of `stage` (ids derived from params change with them). */
+  lastForStage(stage: string): CacheEntry | undefined {
+    return this.db.prepare("SELECT * FROM cache WHERE stage=? ORDER BY created_at DESC, rowid DESC LIMIT 1").get(stage) as CacheEntry | undefined;
   }
 
   /** Record a success atomically: cache entry, result tables and the execution row. */
@@ -222,11 +229,16 @@ export class RunStore {
   };
 
   // ---- per-key locks (atomic through SQLite's write lock) ----
-  /** Take the lock on `key` unless a live holder has it; a holder is dead when its pid is gone or its heartbeat is stale. */
+  /**
+   * Take the lock on `key` unless a live holder has it. On this host a holder is dead when its pid is
+   * gone (or its heartbeat is 10× overdue: a recycled pid); on another host when its heartbeat is
+   * older than `staleMs`. (A long synchronous inline stage delays heartbeats; its pid stays alive.)
+   */
   tryLock(key: string, instanceId: string, token: string, alive: (pid: number) => boolean, staleMs: number): Holder | undefined {
     return this.db.transaction((): Holder | undefined => {
       const h = this.db.prepare("SELECT instance_id, pid, host, heartbeat_ms FROM locks WHERE cache_key=?").get(key) as Holder | undefined;
-      const dead = h !== undefined && ((h.host === hostname() && !alive(h.pid)) || Date.now() - h.heartbeat_ms > staleMs);
+      const age = h === undefined ? 0 : Date.now() - h.heartbeat_ms;
+      const dead = h !== undefined && (h.host === hostname() ? !alive(h.pid) || age > 10 * staleMs : age > staleMs);
       if (h !== undefined && !dead) return h;
       this.db.prepare("INSERT OR REPLACE INTO locks VALUES (?, ?, ?, ?, ?, ?, ?)").run(key, instanceId, process.pid, hostname(), token, now(), Date.now());
       return undefined;

@@ -51,6 +51,8 @@ export interface RunOptions {
 }
 
 const WORKER = new URL("./Worker.ts", import.meta.url);
+/** tsx resolved from here, not from the cwd, so `acft` works from any directory. */
+const TSX = import.meta.resolve("tsx");
 const HEARTBEAT_MS = 2000;
 const STALE_LOCK_MS = 30_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -66,7 +68,7 @@ interface Produced {
 /** Run a stage job in a child process (`fork` with tsx), relaying its messages to `sink`. */
 export const forkJob = (job: Job, sink: Sink): Promise<JobResult> =>
   new Promise((resolve, reject) => {
-    const child = fork(WORKER, [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced" });
+    const child = fork(WORKER, [], { execArgv: ["--import", TSX], stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced" });
     const stderr: string[] = [];
     let settled = false;
     const lines = (buf: Buffer, keep?: string[]) =>
@@ -114,7 +116,15 @@ export class Engine {
     const t0 = performance.now();
     this.db.markInterrupted(pidAlive);
     const runId = this.db.startRun(plan.pipeline, opts.command ?? `run ${plan.pipeline}`);
-    const results = await new Scheduler(this, plan, runId, opts).all();
+    // Ctrl-C / SIGTERM: record the run as interrupted (forked workers exit when the parent goes away).
+    const onSignal = (sig: NodeJS.Signals) => {
+      this.db.markRunInterrupted(runId);
+      process.exit(sig === "SIGINT" ? 130 : 143);
+    };
+    process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+    const results = await new Scheduler(this, plan, runId, opts).all().finally(() => {
+      process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+    });
     const seconds = (performance.now() - t0) / 1000;
     const count = (s: InstanceStatus) => results.filter((r) => r.status === s).length;
     const failed = count("failed");
@@ -138,13 +148,15 @@ class Scheduler {
     const jobs = Math.max(1, this.opts.jobs ?? availableParallelism());
     const waiting = new Map(this.plan.nodes.map((n) => [n.id, n.kind === "stage" ? new Set(Object.values(n.inputs)) : new Set<string>()]));
     const ready = this.plan.nodes.filter((n) => waiting.get(n.id)!.size === 0);
+    const users = new Map<string, PlanNode[]>(this.plan.nodes.map((n) => [n.id, []]));
+    for (const n of this.plan.nodes) for (const d of waiting.get(n.id)!) users.get(d)!.push(n);
     let running = 0;
     await new Promise<void>((allDone) => {
       const finished = (n: PlanNode, ok: boolean) => {
         running--;
-        for (const m of this.plan.nodes) {
+        for (const m of users.get(n.id)!) {
           const deps = waiting.get(m.id)!;
-          if (!deps.delete(n.id)) continue;
+          deps.delete(n.id);
           if (!ok) this.skip(m, n.id, waiting);
           else if (deps.size === 0 && !this.results.has(m.id)) ready.push(m);
         }
@@ -155,7 +167,9 @@ class Scheduler {
         while (!this.stopped && running < jobs && ready.length > 0) {
           const n = ready.shift()!;
           running++;
-          this.one(n).then((ok) => finished(n, ok));
+          this.one(n)
+            .catch((e) => (this.fail(n, n.kind === "stage" ? n.stage.name : "external", 0, e, undefined, undefined), false))
+            .then((ok) => finished(n, ok));
         }
         if (running === 0) allDone();
       };
@@ -198,14 +212,14 @@ class Scheduler {
     const token = randomUUID();
     let beat: NodeJS.Timeout | undefined;
     try {
-      if (await this.lock(n, key, token, t0)) return true; // another process produced it meanwhile
+      if (await this.lock(n, key, parts, token, t0)) return true; // another process produced it meanwhile
       beat = setInterval(() => this.engine.db.heartbeat(key, token), HEARTBEAT_MS);
       beat.unref();
       if (this.hit(n, key, parts)) return true;
       await this.compute(n, key, parts, inputs, t0);
       return true;
     } catch (e) {
-      this.fail(n, n.stage.name, (performance.now() - t0) / 1000, e, key, parts);
+      this.fail(n, n.stage.name, Math.round(performance.now() - t0) / 1000, e, key, parts);
       return false;
     } finally {
       if (beat) clearInterval(beat);
@@ -231,7 +245,7 @@ class Scheduler {
   }
 
   /** Take the per-key lock, waiting for another holder; true when the holder's result turned up meanwhile. */
-  private async lock(n: Extract<PlanNode, { kind: "stage" }>, key: string, token: string, t0: number): Promise<boolean> {
+  private async lock(n: Extract<PlanNode, { kind: "stage" }>, key: string, parts: KeyParts, token: string, t0: number): Promise<boolean> {
     const timeout = this.opts.lockTimeoutMs ?? 2 * 3600_000;
     let announced = false;
     for (;;) {
@@ -246,7 +260,7 @@ class Scheduler {
         });
       await sleep(150);
       const entry = this.engine.db.cacheGet(key);
-      if (entry && this.engine.store.has(entry.output_kind, entry.output_digest)) return this.hit(n, key, { ...JSON.parse(entry.key_parts) });
+      if (entry && this.engine.store.has(entry.output_kind, entry.output_digest)) return this.hit(n, key, parts);
     }
   }
 
@@ -278,7 +292,7 @@ class Scheduler {
       };
       const r = n.stage.process === "inline" ? await executeStage(n.stage, job, sink, outDir) : await forkJob(job, sink);
       const put = r.text !== undefined ? store.putValue(r.text) : store.putDirectory(outDir());
-      const seconds = (performance.now() - t0) / 1000;
+      const seconds = Math.round(performance.now() - t0) / 1000;
       const sourceKeys = Object.fromEntries(Object.entries(inputs).map(([k, p]) => [k, p.key]));
       db.commitSuccess({ runId: this.runId, instanceId: n.id, stage: n.stage.name, key, keyParts: parts, kind: n.stage.output.kind,
         digest: put.digest, bytes: put.bytes, tables, sourceKeys, startedAt, seconds });

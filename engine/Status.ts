@@ -1,7 +1,7 @@
 // `status`: which instances are cached and, for the stale ones, exactly why — without running anything.
 import { digestExternal } from "./ArtifactStore.ts";
 import type { Plan } from "./Graph.ts";
-import { codeOf, explain, keyOf, type KeyParts } from "./Keys.ts";
+import { codeOf, explain, keyOf, readKeyParts, type KeyParts } from "./Keys.ts";
 import type { Engine } from "./Runner.ts";
 
 export interface InstanceStatus {
@@ -33,12 +33,15 @@ export const status = (engine: Engine, plan: Plan): InstanceStatus[] => {
     }
     const base = { stage: n.stage.name, version: n.stage.version, code: codeOf(code, n.stage), params: n.paramsEncoded };
     const staleUp = Object.entries(n.inputs).filter(([, src]) => !digests.has(src));
-    const prevEntry = engine.db.lastForInstance(n.id);
-    const prev = prevEntry ? (JSON.parse(prevEntry.key_parts) as KeyParts) : undefined;
+    // Compare with this instance's last result, else with the stage's latest (its id may have changed).
+    const own = engine.db.lastForInstance(n.id);
+    const prevEntry = own ?? engine.db.lastForStage(n.stage.name);
+    const prev = prevEntry ? readKeyParts(prevEntry.key_parts) : undefined;
+    const vs = own === undefined && prevEntry ? [`new instance id; compared with ${prevEntry.instance_id}:`] : [];
     if (staleUp.length > 0) {
       const why = staleUp.map(([name, src]) =>
         missing.has(src) ? `input ${name}: external ${missing.get(src)}` : `input ${name}: upstream ${src} is stale (reruns first; may cut off early)`);
-      out.push({ id: n.id, stage: n.stage.name, status: "stale", seconds: null, reasons: [...explain(prev, base, {}), ...why] });
+      out.push({ id: n.id, stage: n.stage.name, status: "stale", seconds: null, reasons: [...vs, ...explain(prev, base, {}), ...why] });
       continue;
     }
     const parts: KeyParts = { ...base, inputs: Object.fromEntries(Object.entries(n.inputs).map(([k, src]) => [k, digests.get(src)!])) };
@@ -51,7 +54,7 @@ export const status = (engine: Engine, plan: Plan): InstanceStatus[] => {
     }
     const reasons = explain(prev, parts, n.inputs);
     out.push({ id: n.id, stage: n.stage.name, status: "stale", seconds: null, key,
-      reasons: entry ? ["artifact missing from the store (removed by gc or by hand)"] : reasons.length > 0 ? reasons : ["no cached result for this key"] });
+      reasons: entry ? ["artifact missing from the store (removed by gc or by hand)"] : reasons.length > 0 ? [...vs, ...reasons] : ["no cached result for this key"] });
   }
   return out;
 };

@@ -1,13 +1,16 @@
 // The CLI in-process: --json shapes, tables, dag, status --explain, gc, errors and extension points.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli, type Command } from "../../engine/Cli.ts";
+import { Schema } from "effect";
+import { definePipeline, type AnyPipeline } from "../../engine/Pipeline.ts";
 import { fixturePipelines } from "./fixtures/pipelines.ts";
+import { parity } from "./fixtures/stages.ts";
 import { tempDir } from "./helpers.ts";
 
-const cli = async (args: string[], extra: { commands?: Command[]; globalOptions?: any[] } = {}) => {
+const cli = async (args: string[], extra: { commands?: Command[]; globalOptions?: any[]; pipelines?: AnyPipeline[] } = {}) => {
   let out = "", err = "";
   const code = await runCli(args, { pipelines: fixturePipelines, ...extra, io: { out: (s) => void (out += s), err: (s) => void (err += s), tty: false } });
   return { code, out, err, json: () => JSON.parse(out.trim().split("\n").at(-1)!) };
@@ -91,10 +94,11 @@ test("runs lists runs; gc frees artifacts no recent run or current plan referenc
   assert.deepEqual(runs.json().runs.map((r: any) => [r.run_id, r.status]), [[2, "succeeded"], [1, "succeeded"]]);
   const keepAll = await cli(["gc", "--store", store, "--json"]);
   assert.equal(keepAll.json().removed, 0);
-  // keep only the last run: run 1's a, sum and dir artifacts go (b, par/dbl, read outputs are shared)
+  // keep only the current plan (a=1): values 1, 2, 3, 6 and dir(3) stay; run 2's 11, 13, 26 and dir(13) go
   const g = await cli(["gc", "--store", store, "--keep-runs", "0", "--json"]);
-  assert.ok(g.json().removed >= 2, JSON.stringify(g.json()));
-  assert.ok(g.json().freedBytes > 0);
+  assert.equal(g.json().removed, 4, JSON.stringify(g.json()));
+  assert.equal(g.json().kept, 5);
+  assert.equal(g.json().freedBytes, 6 + 5, 'values "11" "13" "26" + dir files "0" "13" "26"');
   const st = await cli(["status", "chain", "--store", store, "--json"]);
   assert.ok(st.json().instances.every((i: any) => i.status === "cached"), "the current plan's artifacts are kept");
 });
@@ -111,6 +115,50 @@ test("extension points: extra command groups and global flags", async () => {
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, "data check deep=true\n");
   assert.equal(backend, "wasm");
+  const failing: Command = {
+    name: "explode", summary: "", usage: "acft explode",
+    run: async () => { throw Object.assign(new Error("ChecksumMismatch: data/x.csv has sha256 abc, expected def; rerun acft data fetch"), { _tag: "ChecksumMismatch" }); },
+  };
+  const x = await cli(["explode", "--json"], { commands: [failing] });
+  assert.equal(x.code, 1);
+  assert.deepEqual(x.json().error._tag, "ChecksumMismatch");
+  assert.match(x.err, /^acft: ChecksumMismatch: data\/x\.csv/);
   const h = await cli(["--help"], { commands: [data] });
   assert.match(h.out, /acft data check/);
+});
+
+test("params lists every --set key with its type, default and description", async () => {
+  const r = await cli(["params", "chain", "--json"]);
+  const j = r.json();
+  assert.deepEqual(Object.keys(j), ["chain", "emit", "add", "parity", "double", "writeDir", "readDir"]);
+  assert.deepEqual(j.writeDir, [{ name: "files", description: "files to write", type: "Int", default: 3 }]);
+  const t = await cli(["params", "chain"]);
+  assert.match(t.out, /chain\.a\s+number\s+default 1 +— first number/);
+});
+
+test("bad params, unknown key, cycle, missing input: a typed error naming the culprit, nothing written", async () => {
+  const cyclic = definePipeline({
+    name: "cyclic", description: "", params: Schema.Struct({}),
+    build: (p) => void p.add(parity, { id: "y", inputs: { x: p.add(parity, { id: "x", inputs: { x: p.ref("y") } }) } }),
+  });
+  const dangling = definePipeline({
+    name: "dangling", description: "", params: Schema.Struct({}),
+    build: (p) => void p.add(parity, { id: "lonely", inputs: { x: p.ref("nowhere") } }),
+  });
+  const pipelines = [...fixturePipelines, cyclic, dangling];
+  const store = tempDir();
+  const cases: Array<[string[], string, RegExp]> = [
+    [["run", "chain", "--set", "a.value=x"], "DecodeError", /invalid a params:\n  - a params\.value: Expected number, actual "x"/],
+    [["run", "chain", "--set", "a.nope=1"], "UnknownOverrideKey", /--set a\.nope: unknown key/],
+    [["run", "cyclic"], "CycleError", /cycle \(each feeds the next\): (x → y → x|y → x → y)/],
+    [["run", "dangling"], "MissingInput", /instance lonely: input "x" refers to "nowhere"/],
+  ];
+  for (const [args, tag, message] of cases) {
+    const r = await cli([...args, "--store", store, "--json"], { pipelines });
+    assert.equal(r.code, 1, args.join(" "));
+    assert.equal(r.json().error._tag, tag);
+    assert.match(r.json().error.message, message);
+  }
+  // planning fails before the store is opened: no database, no artifact directory
+  assert.deepEqual(readdirSync(store), []);
 });

@@ -6,7 +6,9 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "no
 import { join } from "node:path";
 import { pidAlive } from "../../engine/ArtifactStore.ts";
 import { RunStore } from "../../engine/RunStore.ts";
-import { tempDir } from "./helpers.ts";
+import { plan } from "../../engine/Graph.ts";
+import { slow } from "./fixtures/pipelines.ts";
+import { tempDir, withEngine } from "./helpers.ts";
 
 const CLI = "test/engine/fixtures/cli.ts";
 
@@ -61,15 +63,14 @@ test("SIGKILL mid-run leaves no visible artifact nor cached record; the next run
   const objects = join(root, "store", "objects");
   assert.deepEqual(readdirSync(objects), [], "no artifact is visible");
   db.close();
-  // 3) the next run (same keys) recomputes and succeeds; the killed run is marked interrupted
+  // 3) the next run (same keys; in-process here) recomputes and succeeds; the killed run is marked interrupted
   writeFileSync(gate, "");
-  const c = start(args);
-  assert.equal(await c.done, 0, c.stderr);
-  assert.deepEqual(lastJson(c.stdout).instances.map((i: any) => i.status), ["ran", "ran", "ran"]);
-  const db2 = new RunStore(root);
-  const runs = db2.db.prepare("SELECT status FROM runs ORDER BY run_id").all().map((r: any) => r.status);
-  assert.deepEqual(runs, ["failed", "interrupted", "succeeded"]);
-  db2.close();
+  await withEngine(async (e) => {
+    const s = await e.run(plan(slow, { overrides: args.filter((x) => x.startsWith("slow.")) }), { jobs: 1 });
+    assert.deepEqual(s.instances.map((i) => i.status), ["ran", "ran", "ran"]);
+    const runs = e.db.db.prepare("SELECT status FROM runs ORDER BY run_id").all().map((r: any) => r.status);
+    assert.deepEqual(runs, ["failed", "interrupted", "succeeded"]);
+  }, root);
 });
 
 test("two concurrent runs on one store: each instance is executed exactly once", async () => {
@@ -91,5 +92,26 @@ test("two concurrent runs on one store: each instance is executed exactly once",
   const ran = db.db.prepare("SELECT instance_id, count(*) AS n FROM executions WHERE status='ran' GROUP BY instance_id").all();
   assert.deepEqual(ran, [{ instance_id: "s1", n: 1 }, { instance_id: "s2", n: 1 }, { instance_id: "total", n: 1 }]);
   assert.deepEqual(db.db.prepare("SELECT * FROM locks").all(), [], "locks are released");
+  // progress, metrics and table rows travel from the forked workers over IPC
+  assert.match(a.stderr + b.stderr, /10\/10 ticks/);
+  assert.deepEqual(db.db.prepare("SELECT instance_id, name, value, step FROM metrics WHERE name = 'slept_ms' ORDER BY instance_id").all(),
+    [{ instance_id: "s1", name: "slept_ms", value: 50, step: 1 }, { instance_id: "s2", name: "slept_ms", value: 50, step: 1 }]);
+  assert.deepEqual(db.tables().sleeps.map((r) => [r.method, r.instance_id]).sort(), [["sleepy-1", "s1"], ["sleepy-2", "s2"]]);
   db.close();
 });
+
+test("independent forked stages run at the same time in separate processes (jobs 2)", () =>
+  withEngine(async (e, root) => {
+    const gate = join(root, "gate"), pidFile = join(root, "s1.pid");
+    const started = new Set<string>();
+    // both sleepers wait for the gate: run serially, s2 could not start before s1 finished
+    const run = e.run(plan(slow, { overrides: ["slow.ms=50", `slow.gate=${gate}`, `slow.pidFile=${pidFile}`] }), {
+      jobs: 2,
+      onEvent: (ev) => void (ev.type === "start" && started.add(ev.id)),
+    });
+    await until(() => started.has("s1") && started.has("s2") && existsSync(pidFile), "both sleepers to start");
+    assert.notEqual(Number(readFileSync(pidFile, "utf8")), process.pid, "s1 runs in a worker process");
+    writeFileSync(gate, "");
+    const s = await run;
+    assert.deepEqual(s.instances.map((i) => i.status), ["ran", "ran", "ran"]);
+  }));

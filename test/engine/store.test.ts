@@ -43,6 +43,10 @@ test("directories: digest depends on relative paths and contents only", () => {
   const { digest, bytes } = s.putDirectory(out);
   assert.equal(bytes, 7);
   assert.equal(s.dirPath(digest), s.path("directory", digest));
+  const again = s.scratch();
+  writeFileSync(join(again, "w.bin"), "weights");
+  assert.equal(s.putDirectory(again).digest, digest, "same content, same artifact");
+  assert.deepEqual(readdirSync(s.tmp), [], "the duplicate's scratch is removed");
 });
 
 test("run DB: migrations are idempotent; result tables gain columns and keep provenance", () => {
