@@ -3,7 +3,9 @@
 //   p <- p - lr * ( (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) + wd * p )
 // Weight decay is decoupled from the gradient and, as in GPT-2/nanoGPT, applied by default only
 // to matrices (rank >= 2), not to biases or LayerNorm parameters (override with `decay`).
+// The per-variable update is ops().adamwUpdate, so a fused kernel can replace it.
 import * as tf from "@tensorflow/tfjs";
+import { ops } from "./ops.ts";
 
 export interface AdamWConfig {
   lr: number;
@@ -41,19 +43,12 @@ export const makeAdamW = (vars: Record<string, tf.Variable>, cfg: AdamWConfig): 
       t += 1;
       const c1 = 1 - b1 ** t;
       const c2 = 1 - b2 ** t;
-      tf.tidy(() => {
-        for (const [name, p] of Object.entries(vars)) {
-          const g = grads[name];
-          if (!g) continue; // frozen or unused in this loss
-          const mN = tf.add(tf.mul(m[name], b1), tf.mul(g, 1 - b1));
-          const vN = tf.add(tf.mul(s[name], b2), tf.mul(tf.square(g), 1 - b2));
-          m[name].assign(mN);
-          s[name].assign(vN);
-          let upd = tf.div(tf.div(mN, c1), tf.add(tf.sqrt(tf.div(vN, c2)), eps));
-          if (wd > 0 && decays(name, p)) upd = tf.add(upd, tf.mul(p, wd));
-          p.assign(tf.sub(p, tf.mul(upd, lr)));
-        }
-      });
+      const o = ops();
+      for (const [name, p] of Object.entries(vars)) {
+        const g = grads[name];
+        if (!g) continue; // frozen or unused in this loss
+        o.adamwUpdate(p, g, m[name], s[name], { lr, b1, b2, t, c1, c2, eps, wd: wd > 0 && decays(name, p) ? wd : 0 });
+      }
     },
     getState: () => ({
       t,

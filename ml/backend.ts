@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { BackendError } from "./errors.ts";
+import { resetOpsImpl } from "./ops.ts";
 
 export const BACKENDS = ["auto", "tfjs-node-gpu", "tfjs-node", "fast", "wasm", "cpu"] as const;
 export type BackendRequest = (typeof BACKENDS)[number];
@@ -39,14 +40,16 @@ const tryTfjsNode = async (gpu: boolean): Promise<string> => {
 };
 
 const tryFast = async (): Promise<string> => {
-  let mod: { registerFastBackend?: () => Promise<string> };
+  let mod: { registerFastBackend?: () => Promise<string>; activateFastPath?: () => Promise<string> };
   try {
     mod = (await importOptional(new URL("./fast/index.ts", import.meta.url).href)) as typeof mod;
   } catch (e) {
     throw new BackendError({ backend: "fast", message: `the fast CPU path (ml/fast) is not available: ${errMsg(e)}` });
   }
+  // activateFastPath (when provided) registers, switches and installs its fused ops (setOpsImpl).
+  if (typeof mod.activateFastPath === "function") return `tf backend "${await mod.activateFastPath()}" (native fast CPU path, fused ops)`;
   if (typeof mod.registerFastBackend !== "function")
-    throw new BackendError({ backend: "fast", message: "ml/fast/index.ts does not export registerFastBackend()" });
+    throw new BackendError({ backend: "fast", message: "ml/fast/index.ts exports neither activateFastPath() nor registerFastBackend()" });
   const name = await mod.registerFastBackend();
   if (!(await tf.setBackend(name))) throw new BackendError({ backend: "fast", message: `fast backend "${name}" failed to initialise` });
   return `tf backend "${name}" (native fast CPU path)`;
@@ -90,10 +93,12 @@ const attempt: Record<Exclude<BackendRequest, "auto">, () => Promise<string>> = 
 /**
  * Resolve and activate a backend. An explicit request either succeeds or throws a BackendError;
  * "auto" walks tfjs-node-gpu -> tfjs-node -> fast -> wasm and says in `detail` why it skipped any.
+ * The op table is reset to the pure-tfjs references first; the fast path installs its fused ops.
  */
 export const initBackend = async (requested: string = "auto"): Promise<BackendChoice> => {
   if (!(BACKENDS as readonly string[]).includes(requested))
     throw new BackendError({ backend: requested, message: `unknown backend "${requested}"; choose one of: ${BACKENDS.join(", ")}` });
+  resetOpsImpl();
   const req = requested as BackendRequest;
   if (req !== "auto") return { name: req, detail: await attempt[req]() };
   const skipped: string[] = [];

@@ -3,7 +3,7 @@
 // ids start at 0 at its first real token, so a padded row computes exactly what it would alone.
 import * as tf from "@tensorflow/tfjs";
 import { RequestError } from "./errors.ts";
-import { type KVCache, type LMConfig, type LMParams, disposeKVCache, lmForward } from "./lm.ts";
+import { type KVCache, type LMConfig, type LMParams, disposeKVCache, embed, lmHead, transformerBody } from "./lm.ts";
 import { MASKED } from "./ops.ts";
 import { makeRng } from "./prng.ts";
 import { type SamplingOptions, sampleToken } from "./sampling.ts";
@@ -50,7 +50,8 @@ const inputs = (seqs: number[][], lay: Layout, from: number, to: number, padId: 
   return {
     ids: tf.tensor2d(ids, [B, to - from], "int32"),
     positions: tf.tensor2d(pos, [B, to - from], "int32"),
-    keyBias: tf.tensor4d(bias, [B, 1, 1, to]),
+    // no padding in the batch: no key bias needed (saves an add per layer and step)
+    keyBias: lay.pads.some((p) => p > 0) ? tf.tensor4d(bias, [B, 1, 1, to]) : undefined,
   };
 };
 
@@ -72,16 +73,20 @@ export const generateIds = (p: LMParams, c: LMConfig, prompts: number[][], o: Ge
       const from = useCache && cache ? to - 1 : 0;
       const { logits, kvCache } = tf.tidy(() => {
         const x = inputs(seqs, lay, from, to, padId);
-        const r = lmForward(p, c, x.ids, { positions: x.positions, keyBias: x.keyBias, kvCache: cache, useCache });
-        let last = r.logits.slice([0, to - from - 1, 0], [-1, 1, -1]).squeeze([1]) as tf.Tensor2D; // (B, V)
+        const fo = { positions: x.positions, keyBias: x.keyBias, kvCache: cache, useCache };
+        const r = transformerBody(p, c, embed(p, c, x.ids, fo), fo);
+        // only the last position's logits are needed: (B, T, C) -> (B, 1, C) -> head -> (B, V)
+        let last = lmHead(p, r.hidden.slice([0, to - from - 1, 0], [-1, 1, -1]) as tf.Tensor3D).squeeze([1]) as tf.Tensor2D;
         if (o.logitsProcessor) last = o.logitsProcessor(seqs, last, step);
         return { logits: last, kvCache: r.kvCache };
       });
       disposeKVCache(cache);
       cache = useCache ? kvCache : undefined;
-      const rows = logits.arraySync();
+      const V = logits.shape[1];
+      const flat = logits.dataSync();
       logits.dispose();
-      rows.forEach((row, b) => {
+      seqs.forEach((_, b) => {
+        const row = flat.subarray(b * V, (b + 1) * V);
         if (done[b]) { seqs[b].push(padId); return; } // keep shapes; never read
         const tok = sampleToken(row, o, rng);
         seqs[b].push(tok);

@@ -49,6 +49,20 @@ export const validateConfig = (input: unknown): LMConfig => {
   return c;
 };
 
+/**
+ * A preset by name with overrides (e.g. `{ vocabSize: tok.vocabSize }`), validated. An unknown
+ * preset or override key is a ConfigError listing the known ones.
+ */
+export const resolveConfig = (preset: string, overrides: Record<string, unknown> = {}): LMConfig => {
+  if (!Object.hasOwn(PRESETS, preset))
+    throw new ConfigError({ field: "preset", message: `unknown LM preset "${preset}"; known presets: ${Object.keys(PRESETS).join(", ")}` });
+  const known = Object.keys(LMConfigSchema.fields);
+  const unknown = Object.keys(overrides).filter((k) => !known.includes(k));
+  if (unknown.length > 0)
+    throw new ConfigError({ field: unknown[0], message: `unknown LM config key(s) ${unknown.join(", ")}; known keys: ${known.join(", ")}` });
+  return validateConfig({ ...PRESETS[preset as PresetName], ...overrides });
+};
+
 // ---------------------------------------------------------------- parameters
 export interface BlockParams {
   ln1G: tf.Variable; ln1B: tf.Variable; // (C)

@@ -27,7 +27,15 @@ export interface OpsImpl {
   softmaxCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, mask?: tf.Tensor1D): tf.Scalar;
   /** log softmax over the last axis. */
   logSoftmax(logits: tf.Tensor): tf.Tensor;
+  /**
+   * One AdamW update of a variable in place (ml/adamw.ts documents the maths): m, v are its moment
+   * variables; t is the 1-based update count, c1 = 1 - b1^t, c2 = 1 - b2^t the bias corrections;
+   * wd = 0 for no decay. (p - lr (adam + wd p) = p (1 - lr wd) - lr adam: PyTorch's AdamW.)
+   */
+  adamwUpdate(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, h: AdamWHyper): void;
 }
+
+export interface AdamWHyper { lr: number; b1: number; b2: number; t: number; c1: number; c2: number; eps: number; wd: number }
 
 /** A large negative finite score: exp underflows to 0 yet an all-masked row stays finite. */
 export const MASKED = -1e9;
@@ -85,6 +93,17 @@ const softmaxCrossEntropy: OpsImpl["softmaxCrossEntropy"] = (logits, targets, ma
 
 const logSoftmax: OpsImpl["logSoftmax"] = (logits) => tf.logSoftmax(logits, -1);
 
+const adamwUpdate: OpsImpl["adamwUpdate"] = (p, g, m, v, h) =>
+  tf.tidy(() => {
+    const mN = tf.add(tf.mul(m, h.b1), tf.mul(g, 1 - h.b1));
+    const vN = tf.add(tf.mul(v, h.b2), tf.mul(tf.square(g), 1 - h.b2));
+    m.assign(mN);
+    v.assign(vN);
+    let upd = tf.div(tf.div(mN, h.c1), tf.add(tf.sqrt(tf.div(vN, h.c2)), h.eps));
+    if (h.wd > 0) upd = tf.add(upd, tf.mul(p, h.wd));
+    p.assign(tf.sub(p, tf.mul(upd, h.lr)));
+  });
+
 /** The pure-tfjs reference implementations. */
 export const referenceOps: Readonly<OpsImpl> = Object.freeze({
   linear,
@@ -94,6 +113,7 @@ export const referenceOps: Readonly<OpsImpl> = Object.freeze({
   tokenCrossEntropy,
   softmaxCrossEntropy,
   logSoftmax,
+  adamwUpdate,
 });
 
 let impl: OpsImpl = { ...referenceOps };

@@ -46,7 +46,7 @@ const scoreBatch = (p: LMParams, c: LMConfig, seqs: number[][]): { lp: number[][
 };
 
 /** Log-probabilities of each request's continuation. Order of results = order of requests. */
-export const scoreContinuations = (p: LMParams, c: LMConfig, reqs: ScoreRequest[], opts: { batchSize?: number } = {}): ScoreResult[] => {
+export const scoreContinuations = (p: LMParams, c: LMConfig, reqs: ScoreRequest[], opts: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {}): ScoreResult[] => {
   const bs = opts.batchSize ?? 16;
   const wins = reqs.map((r, i) => window(r, i, c));
   const order = wins.map((_, i) => i).sort((a, b) => wins[b].seq.length - wins[a].seq.length);
@@ -65,6 +65,7 @@ export const scoreContinuations = (p: LMParams, c: LMConfig, reqs: ScoreRequest[
         truncated: wins[i].truncated,
       };
     });
+    opts.onProgress?.(Math.min(s + bs, order.length), order.length);
   }
   return results;
 };

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { PRESETS, disposeParams, initLM, lmForward, lmLoss, lmVariables, validateConfig, kvCacheLength, disposeKVCache } from "../../ml/lm.ts";
+import { PRESETS, resolveConfig, disposeParams, initLM, lmForward, lmLoss, lmVariables, validateConfig, kvCacheLength, disposeKVCache } from "../../ml/lm.ts";
 import { refForward, refLoss } from "./reference.ts";
 import { perturbedLM, randomIds, relErr, toRef } from "./helpers.ts";
 
@@ -106,4 +106,7 @@ test("initLM is deterministic in the seed and the config is validated", () => {
   assert.throws(() => validateConfig({ ...c, nHeads: 3 }), /divisible by nHeads/);
   assert.throws(() => validateConfig({ ...c, dropout: 1 }), /dropout/);
   assert.throws(() => validateConfig({ ...c, bogus: 1 }), /bogus/);
+  assert.deepEqual(resolveConfig("reference", { vocabSize: 300 }), { ...PRESETS.reference, vocabSize: 300 });
+  assert.throws(() => resolveConfig("huge"), /known presets: tiny, reference, small, base/);
+  assert.throws(() => resolveConfig("tiny", { dmodel: 8 }), /unknown LM config key\(s\) dmodel; known keys: vocabSize/);
 });
