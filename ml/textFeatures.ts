@@ -27,12 +27,7 @@ export interface SparseVec {
 
 /** FNV-1a, 32-bit, over UTF-16 code units. */
 export function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
+  return fnvString(FNV_OFFSET, s) >>> 0;
 }
 
 /** Lower-cased NFKC words (letters, digits, apostrophes). */
@@ -55,23 +50,78 @@ export function featureStrings(text: string, cfg: FeatureConfig = DEFAULT_FEATUR
   return out;
 }
 
+const FNV_OFFSET = 0x811c9dc5;
+const fnvStep = (h: number, code: number): number => Math.imul(h ^ code, 0x01000193);
+const fnvString = (h: number, s: string): number => {
+  for (let i = 0; i < s.length; i++) h = fnvStep(h, s.charCodeAt(i));
+  return h;
+};
+
+/**
+ * Calls `emit(hash)` once for every feature of `featureStrings(text, cfg)` with its FNV-1a value
+ * (char n-grams in another order), without building the strings (FNV-1a is a left fold, so a prefix's state
+ * extends to every longer n-gram starting at the same place).
+ */
+export function forEachFeatureHash(text: string, cfg: FeatureConfig, emit: (h: number) => void): void {
+  const ws = words(text);
+  const [wLo, wHi] = cfg.wordNgrams;
+  for (let n = wLo; n <= wHi; n++) {
+    const head = fnvString(FNV_OFFSET, `w${n}:`);
+    for (let i = 0; i + n <= ws.length; i++) {
+      let h = fnvString(head, ws[i]);
+      for (let j = 1; j < n; j++) h = fnvString(fnvStep(h, 32), ws[i + j]); // " " joins the words
+      emit(h >>> 0);
+    }
+  }
+  const [cLo, cHi] = cfg.charNgrams;
+  if (cLo <= 0) return;
+  const head = fnvString(FNV_OFFSET, "c:");
+  for (const w of ws) {
+    const p = ` ${w} `;
+    for (let i = 0; i + cLo <= p.length; i++) {
+      let h = head;
+      for (let n = 1; n <= cHi && i + n <= p.length; n++) {
+        h = fnvStep(h, p.charCodeAt(i + n - 1));
+        if (n >= cLo) emit(h >>> 0);
+      }
+    }
+  }
+}
+
+// Scratch accumulator per dimension: dense sums, a touched mark and the touched list (reset after use).
+const scratch = new Map<number, { sum: Float64Array; seen: Uint8Array; touched: Int32Array }>();
+
 /** Hashed, signed, L2-normalised feature vector of one text (empty text → empty vector). */
 export function featurize(text: string, cfg: FeatureConfig = DEFAULT_FEATURES): SparseVec {
-  const mask = (1 << cfg.log2Dims) - 1;
-  const acc = new Map<number, number>();
-  for (const f of featureStrings(text, cfg)) {
-    const h = fnv1a(f);
-    const b = h & mask;
-    acc.set(b, (acc.get(b) ?? 0) + (h >>> 31 ? -1 : 1));
-  }
-  const idx = Int32Array.from([...acc.keys()].sort((a, b) => a - b));
-  const val = new Float32Array(idx.length);
-  let norm = 0;
-  idx.forEach((b, i) => {
-    val[i] = acc.get(b)!;
-    norm += val[i] * val[i];
+  const D = 1 << cfg.log2Dims;
+  let sc = scratch.get(D);
+  if (!sc) scratch.set(D, (sc = { sum: new Float64Array(D), seen: new Uint8Array(D), touched: new Int32Array(1024) }));
+  const { sum, seen } = sc;
+  let nTouched = 0;
+  forEachFeatureHash(text, cfg, (h) => {
+    const b = h & (D - 1);
+    if (!seen[b]) {
+      seen[b] = 1;
+      if (nTouched === sc.touched.length) {
+        const grown = new Int32Array(2 * nTouched);
+        grown.set(sc.touched);
+        sc.touched = grown;
+      }
+      sc.touched[nTouched++] = b;
+    }
+    sum[b] += h >>> 31 ? -1 : 1;
   });
+  const idx = sc.touched.slice(0, nTouched).sort();
+  const val = new Float32Array(nTouched);
+  let norm = 0;
+  for (let i = 0; i < nTouched; i++) {
+    const v = sum[idx[i]]; // may be 0 when colliding features cancel
+    sum[idx[i]] = 0;
+    seen[idx[i]] = 0;
+    val[i] = v;
+    norm += v * v;
+  }
   norm = Math.sqrt(norm);
-  if (norm > 0) for (let i = 0; i < val.length; i++) val[i] /= norm;
+  if (norm > 0) for (let i = 0; i < nTouched; i++) val[i] /= norm;
   return { idx, val };
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ClassifierError, ToxicityClassifier, constraintFromToxicity, trainToxicityClassifier } from "../../ml/classify.ts";
-import { featurize, fnv1a, words } from "../../ml/textFeatures.ts";
+import { featureStrings, featurize, fnv1a, forEachFeatureHash, words } from "../../ml/textFeatures.ts";
 import { rocAuc } from "../../ml/metrics.ts";
 import { makeRng } from "../../ml/prng.ts";
 
@@ -102,4 +102,21 @@ test("soft labels train; bad labels and one-class data are typed errors", async 
   await assert.rejects(trainToxicityClassifier(synthetic(50, 1).map((d) => ({ ...d, label: 0 }))), /needs both toxic and non-toxic/);
   assert.deepEqual(constraintFromToxicity([0.2, 0.5, 0.7]), [1, 0, 0]);
   assert.deepEqual(constraintFromToxicity([0.25, 0.5], "soft"), [0.75, 0.5]);
+});
+
+test("streamed feature hashing equals hashing the feature strings; featurize matches a Map-based reference", () => {
+  const cfg = { log2Dims: 10, wordNgrams: [1, 3] as [number, number], charNgrams: [2, 5] as [number, number] };
+  const text = "You're an IDIOT, a total idiot — ｆｏｏ bar!";
+  const hs: number[] = [];
+  forEachFeatureHash(text, cfg, (h) => hs.push(h));
+  assert.deepEqual([...hs].sort(), featureStrings(text, cfg).map(fnv1a).sort()); // same multiset
+  // reference: signed counts per bucket in a Map, then L2 normalisation
+  const acc = new Map<number, number>();
+  for (const h of hs) acc.set(h & 1023, (acc.get(h & 1023) ?? 0) + (h >>> 31 ? -1 : 1));
+  const keys = [...acc.keys()].sort((a, b) => a - b);
+  const norm = Math.sqrt(keys.reduce((s, k) => s + acc.get(k)! ** 2, 0));
+  const v = featurize(text, cfg);
+  assert.deepEqual([...v.idx], keys);
+  keys.forEach((k, i) => assert.ok(Math.abs(v.val[i] - acc.get(k)! / norm) < 1e-6));
+  assert.deepEqual(featurize(text, cfg), v); // scratch state fully reset between calls
 });

@@ -27,7 +27,7 @@ test("perplexity through the LM scorer equals exp(masked lmLoss) over the same s
   for (const w of stridedWindows(ids.length, cfg.contextLength + 1, stride)) {
     const win = ids.slice(w.start, w.end);
     const T = win.length - 1;
-    const mask = Array.from({ length: T }, (_, t) => (w.start + t + 1 >= w.scoreFrom ? 1 : 0));
+    const mask: number[] = Array.from({ length: T }, (_, t) => (w.start + t + 1 >= w.scoreFrom ? 1 : 0));
     const k = mask.reduce((a, b) => a + b, 0);
     const loss = tf.tidy(() => lmLoss(p, cfg, tf.tensor2d([win], undefined, "int32"), tf.tensor2d([mask])).dataSync()[0]);
     nll += loss * k;
