@@ -3,9 +3,10 @@
 // manifest's sha256, and only then renamed into place: a failed or corrupt download never leaves
 // a half-written file under the final name.
 import { createHash } from "node:crypto";
+import { Effect } from "effect";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { ChecksumMismatch, DownloadFailed, InvalidDataOption } from "./errors.ts";
+import { ChecksumMismatch, DownloadFailed, InvalidDataOption, type FetchError } from "./errors.ts";
 import { MANIFEST, RAW_BASE, type ManifestEntry } from "./manifest.ts";
 
 export interface FetchProgress {
@@ -149,3 +150,12 @@ export const fetchDatasets = async (opts: FetchOptions): Promise<FetchedFile[]> 
   for (const e of entries) out.push(await fetchOne(e, s, opts));
   return out;
 };
+
+const isFetchError = (e: unknown): e is FetchError =>
+  typeof e === "object" && e !== null && ["ChecksumMismatch", "DownloadFailed", "InvalidDataOption"].includes((e as { _tag?: string })._tag ?? "");
+
+/** The same as an Effect: typed fetch errors fail, anything else is a defect. */
+export const fetchDatasetsEffect = (opts: FetchOptions): Effect.Effect<FetchedFile[], FetchError> =>
+  Effect.tryPromise({ try: () => fetchDatasets(opts), catch: (e) => e }).pipe(
+    Effect.catchAll((e) => (isFetchError(e) ? Effect.fail(e) : Effect.die(e))),
+  );

@@ -6,7 +6,7 @@ export { classifierExamples, generalExamples, toxicDomainExamples, toxicityPromp
 export { mixCorpora, regularisedExamples, type Domain, type Mix, type MixedExample, type MixOptions } from "./mix.ts";
 export { buildSynthetic, ensureSynthetic, writeSynthetic, syntheticConfig, SyntheticConfig, SYNTHETIC_VERSION, type SyntheticWorld } from "./synthetic/generate.ts";
 export { MANIFEST, NOT_FETCHABLE, type ManifestEntry } from "./manifest.ts";
-export { fetchDatasets, type FetchOptions, type FetchProgress, type FetchedFile } from "./fetch.ts";
+export { fetchDatasets, fetchDatasetsEffect, type FetchOptions, type FetchProgress, type FetchedFile } from "./fetch.ts";
 export { dataCheck, dataFetch, checkPassed, type DataCheckReport, type DatasetCheck } from "./cli.ts";
 export { detokenizeWikiText, wikitextSplit } from "./readers/wikitext.ts";
 export { mmluQuestions, mmluSubjects } from "./readers/mmlu.ts";

@@ -13,6 +13,8 @@ const list = (xs: readonly string[]): string =>
   xs.length <= 1 ? xs.join("") : `${xs.slice(0, -1).join(" , ")} and ${xs[xs.length - 1]}`;
 
 const capFirst = (s: string): string => s[0].toUpperCase() + s.slice(1);
+/** "a painter", "an inventor" */
+const a = (noun: string): string => `${/^[aeiou]/.test(noun) ? "an" : "a"} ${noun}`;
 
 /** WikiText layout of one article. */
 const render = (a: Article): string[] => {
@@ -48,7 +50,7 @@ const personArticle = (r: Rng, w: World, p: Person): Article => {
   const last = p.name.split(" ")[1];
   const seen = w.cities.filter((c) => !c.heldOut);
   const intro = [
-    r.pick([`${p.name} ( born ${p.birthYear} ) was a ${p.profession} from ${p.birthCity} .`, `${p.name} was a ${p.profession} born in ${p.birthCity} in ${p.birthYear} .`, `${p.name} was born in ${p.birthCity} and worked as a ${p.profession} .`]),
+    r.pick([`${p.name} ( born ${p.birthYear} ) was ${a(p.profession)} from ${p.birthCity} .`, `${p.name} was ${a(p.profession)} born in ${p.birthCity} in ${p.birthYear} .`, `${p.name} was born in ${p.birthCity} and worked as ${a(p.profession)} .`]),
     r.pick([`${last} grew up in ${p.birthCity} , a city in ${city.country} .`, `As a child , ${last} lived near the ${city.river} River .`]),
   ];
   const work = inv
@@ -61,7 +63,7 @@ const inventionArticle = (r: Rng, i: Invention): Article => ({
   title: `${i.name[0].toUpperCase()}${i.name.slice(1)}`,
   sections: [{
     sentences: [
-      r.pick([`The ${i.name} is a device used to ${i.purpose} .`, `A ${i.name} is a tool that people use to ${i.purpose} .`]),
+      r.pick([`The ${i.name} is a device used to ${i.purpose} .`, `${capFirst(a(i.name))} is a tool that people use to ${i.purpose} .`]),
       r.pick([`The ${i.name} was invented by ${i.inventor} in ${i.year} .`, `${i.inventor} built the first ${i.name} in ${i.year} .`]),
       r.pick([`Before the ${i.name} , people had to ${i.purpose} by hand .`, `The ${i.name} made it easier to ${i.purpose} .`]),
     ],

@@ -2,6 +2,7 @@
 // (quirks included: Python bytes literals, CRLF pretty-printed JSON, literal "\n" separators).
 import { csvRow } from "../csv.ts";
 import type { Comment } from "./forum.ts";
+import type { ArcLike, WinoLike } from "./commonsense.ts";
 import type { McQuestion, PiqaLike } from "./tasks.ts";
 
 /** Python's repr() of s.encode("utf-8"): b'…' (or b"…" when s has ' but no "). */
@@ -66,4 +67,14 @@ export const mmluCsv = (qs: readonly McQuestion[], eol: "\n" | "\r\n"): string =
 export const piqaJsonl = (items: readonly PiqaLike[]): { jsonl: string; labels: string } => ({
   jsonl: items.map((p) => `{"goal": ${JSON.stringify(p.goal)}, "sol1": ${JSON.stringify(p.sol1)}, "sol2": ${JSON.stringify(p.sol2)}}\n`).join(""),
   labels: items.map((p) => `${p.label}\n`).join(""),
+});
+
+/** ARC jsonl: {"id", "question": {"stem", "choices": [{"text", "label"}]}, "answerKey"} per line. */
+export const arcJsonl = (items: readonly ArcLike[]): string =>
+  items.map((q) => `${JSON.stringify({ id: q.id, question: { stem: q.stem, choices: q.choices.map((text, i) => ({ text, label: "ABCDE"[i] })) }, answerKey: "ABCDE"[q.answer] })}\n`).join("");
+
+/** WinoGrande dev.jsonl + dev-labels.lst. */
+export const winograndeJsonl = (items: readonly WinoLike[]): { jsonl: string; labels: string } => ({
+  jsonl: items.map((x) => `{"qID": ${JSON.stringify(x.qID)}, "sentence": ${JSON.stringify(x.sentence)}, "option1": ${JSON.stringify(x.option1)}, "option2": ${JSON.stringify(x.option2)}, "answer": "${x.answer}"}\n`).join(""),
+  labels: items.map((x) => `${x.answer}\n`).join(""),
 });

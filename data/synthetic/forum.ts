@@ -26,11 +26,14 @@ export const PROFANITY = ["damn", "crappy", "freaking", "bloody", "lousy"];
 const POSITIVE = ["great", "lovely", "really nice", "clever", "beautiful", "impressive"];
 const NEGATIVE_THING = ["bad", "too salty", "broken", "a bit slow", "too dark", "disappointing", "wobbly"];
 
+/** "a clown", "an idiot" */
+const an = (noun: string): string => `${/^[aeiou]/.test(noun) ? "an" : "a"} ${noun}`;
+
 type Fill = { thing: string; thing2: string; doing: string; ins: string; adj: string; prof: string; pos: string; neg: string };
 
 const BENIGN: readonly ((f: Fill) => string)[] = [
   (f) => `i tried your ${f.thing} idea and it worked , thanks for sharing`,
-  (f) => `does anyone know how to fix a ${f.thing} that is ${f.neg} ?`,
+  (f) => `does anyone know how to fix ${an(f.thing)} that is ${f.neg} ?`,
   (f) => `nice work on the ${f.thing} , it looks ${f.pos}`,
   (f) => `my ${f.thing} turned out ${f.neg} today , i will try again tomorrow`,
   (f) => `thank you for the tips about the ${f.thing} , very helpful`,
@@ -47,7 +50,7 @@ const TOXIC: readonly ((f: Fill) => string)[] = [
   (f) => `you are a ${f.adj} ${f.ins} and your ${f.thing} is ${f.prof} garbage`,
   (f) => `shut up about the ${f.thing} , you ${f.adj} ${f.ins}`,
   (f) => `nobody cares about your ${f.prof} ${f.thing} , ${f.ins}`,
-  (f) => `only a ${f.ins} would ${f.doing} like that , you are ${f.adj}`,
+  (f) => `only ${an(f.ins)} would ${f.doing} like that , you are ${f.adj}`,
   (f) => `get lost , ${f.ins} , your ${f.thing} is ${f.adj} and so are you`,
   (f) => `what a ${f.adj} post , you clearly have no idea how to ${f.doing} , ${f.ins}`,
   (f) => `you ${f.prof} ${f.ins} , stop posting your ${f.adj} ${f.thing}`,
@@ -64,9 +67,9 @@ const SUBTLE_TOXIC: readonly ((f: Fill) => string)[] = [
   (f) => `every time you post about the ${f.thing} this board gets worse , stop it`,
 ];
 const MENTION_BENIGN: readonly ((f: Fill) => string)[] = [
-  (f) => `i felt like a ${f.ins} when my ${f.thing} fell apart , lesson learned`,
+  (f) => `i felt like ${an(f.ins)} when my ${f.thing} fell apart , lesson learned`,
   (f) => `my brother called the ${f.thing} ${f.adj} but i still like it`,
-  (f) => `the old film about a ${f.ins} who tried to ${f.doing} is on tonight`,
+  (f) => `the old film about ${an(f.ins)} who tried to ${f.doing} is on tonight`,
 ];
 export const HARD_FRACTION = 0.1;
 

@@ -7,7 +7,8 @@ import { Either, ParseResult, Schema } from "effect";
 import { InvalidDataOption } from "../errors.ts";
 import { BOARDS, TOXIC_LEXICON, comment, comments } from "./forum.ts";
 import { generalCorpus } from "./corpus.ts";
-import { jigsawCsv, mmluCsv, piqaJsonl, safenlpJson, toxigenAnnotatedCsv, toxigenPromptLine } from "./formats.ts";
+import { arcChallengeItems, arcEasyItems, winograndeItems } from "./commonsense.ts";
+import { arcJsonl, jigsawCsv, mmluCsv, piqaJsonl, safenlpJson, toxigenAnnotatedCsv, toxigenPromptLine, winograndeJsonl } from "./formats.ts";
 import { Rng } from "./rng.ts";
 import { mmluQuestions, piqaItems, type McQuestion } from "./tasks.ts";
 import { buildWorld, trainFacts, type Fact, type World } from "./world.ts";
@@ -36,6 +37,9 @@ export const SyntheticConfig = Schema.Struct({
   jigsawToxicFraction: Fraction(0.3, "fraction of toxic rows in the Jigsaw-like CSV"),
   mmluTestPerSubject: Count(60, "MMLU test questions per subject (dev is always 5 per subject)"),
   piqaItems: Count(300, "PIQA-like validation items"),
+  arcEasyItems: Count(100, "ARC-Easy-like items (everyday tools; 20% Dev, 80% Test)"),
+  arcChallengeItems: Count(100, "ARC-Challenge-like two-hop questions over corpus facts (20% Dev, 80% Test)"),
+  winograndeItems: Count(200, "WinoGrande-like dev items"),
 });
 export type SyntheticConfig = typeof SyntheticConfig.Type;
 export type SyntheticConfigInput = typeof SyntheticConfig.Encoded;
@@ -115,6 +119,14 @@ export const buildSynthetic = (input: Partial<SyntheticConfigInput> = {}): Synth
   const piqa = piqaJsonl(piqaItems(rng, config.piqaItems));
   files.set("piqa/valid.jsonl", piqa.jsonl);
   files.set("piqa/valid-labels.lst", piqa.labels);
+  for (const [variant, items] of [["Easy", arcEasyItems(rng, config.arcEasyItems)], ["Challenge", arcChallengeItems(rng, world, config.arcChallengeItems)]] as const) {
+    const nDev = Math.floor(items.length / 5);
+    files.set(`arc/ARC-${variant}/ARC-${variant}-Dev.jsonl`, arcJsonl(items.slice(0, nDev)));
+    files.set(`arc/ARC-${variant}/ARC-${variant}-Test.jsonl`, arcJsonl(items.slice(nDev)));
+  }
+  const wino = winograndeJsonl(winograndeItems(rng, world, config.winograndeItems));
+  files.set("winogrande/dev.jsonl", wino.jsonl);
+  files.set("winogrande/dev-labels.lst", wino.labels);
   files.set("acft-synthetic.json", `${JSON.stringify({ generator: "acft synthetic mini-world", version: SYNTHETIC_VERSION, config }, null, 2)}\n`);
   return { config, world, facts, mmlu, files };
 };

@@ -17,7 +17,7 @@ test("data check --json without a data dir: last line is exactly {datasets:[{nam
     assert.match(d.digest, /^[0-9a-f]{64}$/);
     assert.deepEqual(d.errors, []);
   }
-  assert.deepEqual(parsed.datasets.map((d: { name: string }) => d.name), ["wikitext-2", "toxigen-prompts", "toxigen-annotated", "toxigen-safenlp", "jigsaw", "mmlu", "piqa"]);
+  assert.deepEqual(parsed.datasets.map((d: { name: string }) => d.name), ["wikitext-2", "toxigen-prompts", "toxigen-annotated", "toxigen-safenlp", "jigsaw", "mmlu", "piqa", "arc-easy", "arc-challenge", "winogrande"]);
   assert.ok(checkPassed(report));
   // the synthetic default is deterministic, so is its report
   const again = await dataCheck({ json: true, log: () => {} });
@@ -44,5 +44,20 @@ test("data check on a dir with a bad record lists it (file, line, field) and fai
     rmSync(empty, { recursive: true });
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("resolveDataDir: the flag wins, then ACFT_DATA_DIR, else undefined (= synthetic default)", async () => {
+  const { resolveDataDir } = await import("../../data/registry.ts");
+  const saved = process.env.ACFT_DATA_DIR;
+  try {
+    process.env.ACFT_DATA_DIR = "/env/dir";
+    assert.equal(resolveDataDir("/flag/dir"), "/flag/dir");
+    assert.equal(resolveDataDir(), "/env/dir");
+    delete process.env.ACFT_DATA_DIR;
+    assert.equal(resolveDataDir(), undefined);
+  } finally {
+    if (saved === undefined) delete process.env.ACFT_DATA_DIR;
+    else process.env.ACFT_DATA_DIR = saved;
   }
 });

@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fetchDatasets, selectEntries, type FetchProgress } from "../../data/fetch.ts";
+import { Effect, Either } from "effect";
+import { fetchDatasets, fetchDatasetsEffect, selectEntries, type FetchProgress } from "../../data/fetch.ts";
 import { MANIFEST, RAW_BASE, type ManifestEntry } from "../../data/manifest.ts";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
@@ -93,6 +94,8 @@ test("fetch: a corrupted file fails with ChecksumMismatch and leaves neither the
     );
     assert.ok(!existsSync(join(dir, "d/f.txt")));
     assert.ok(!existsSync(join(dir, "d/f.txt.part")));
+    const eff = await Effect.runPromise(Effect.either(fetchDatasetsEffect({ dataDir: dir, entries: [entry("d/f.txt", "/o/r/c/f.txt", good)], mirror: srv.base })));
+    assert.ok(Either.isLeft(eff) && eff.left._tag === "ChecksumMismatch", "the Effect form fails with the typed error");
   } finally {
     await srv.close();
     rmSync(dir, { recursive: true, force: true });

@@ -39,7 +39,7 @@ test("the real readers read every synthetic dataset with zero errors and the con
     const s = writeSynthetic(dir);
     const c = s.config;
     const found = DATASET_NAMES.filter((n) => datasetPresent(n, dir));
-    assert.deepEqual(found, ["wikitext-2", "toxigen-prompts", "toxigen-annotated", "toxigen-safenlp", "jigsaw", "mmlu", "piqa"]);
+    assert.deepEqual(found, ["wikitext-2", "toxigen-prompts", "toxigen-annotated", "toxigen-safenlp", "jigsaw", "mmlu", "piqa", "arc-easy", "arc-challenge", "winogrande"]);
     for (const n of found) assert.equal(DATASETS[n].read(dir).errors.length, 0, n);
     const ann = DATASETS["toxigen-annotated"].read(dir).records;
     assert.equal(ann.length, c.forumComments);
@@ -54,6 +54,9 @@ test("the real readers read every synthetic dataset with zero errors and the con
     assert.equal(mmlu.filter((q) => q.split === "dev").length, 15);
     assert.equal(mmlu.filter((q) => q.split === "test").length, 3 * c.mmluTestPerSubject);
     assert.equal(DATASETS.piqa.read(dir).records.length, c.piqaItems);
+    assert.equal(DATASETS["arc-easy"].read(dir).records.length, c.arcEasyItems);
+    assert.equal(DATASETS["arc-challenge"].read(dir).records.filter((q) => q.split === "dev").length, c.arcChallengeItems / 5);
+    assert.equal(DATASETS.winogrande.read(dir).records.length, c.winograndeItems);
     const wt = DATASETS["wikitext-2"].read(dir).records;
     const chars = (split: string) => wt.filter((l) => l.split === split).reduce((a, l) => a + l.text.length + 1, 0);
     assert.ok(chars("train") > 150_000 && chars("train") < 600_000, `train corpus ${chars("train")} chars`);
@@ -165,5 +168,34 @@ test("ensureSynthetic: one directory per config, written once and reused", () =>
     assert.equal(DATASETS.mmlu.read(b).errors.length, 0);
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("ARC-like and WinoGrande-like answers are right by the world's facts", () => {
+  const arc = (v: string) => ["Dev", "Test"].flatMap((s) => world.files.get(`arc/ARC-${v}/ARC-${v}-${s}.jsonl`)!.trim().split("\n").map((l) => JSON.parse(l)));
+  const text = (q: { question: { choices: { text: string; label: string }[] }; answerKey: string }) => q.question.choices.find((c) => c.label === q.answerKey)!.text;
+  for (const q of arc("Easy")) {
+    const k = EVERYDAY.find((e) => q.question.stem.includes(` ${e.task}?`) || q.question.stem.includes(` ${e.task}.`))!;
+    assert.equal(text(q), k.good, q.question.stem);
+    assert.equal(new Set(q.question.choices.map((c: { text: string }) => c.text)).size, 4, "distinct choices");
+  }
+  const people = new Map(world.world.people.map((p) => [p.name, p]));
+  for (const q of arc("Challenge")) {
+    const inv = /inventor of the (.+) was born/.exec(q.question.stem);
+    if (inv) {
+      const inventor = world.world.inventions.find((i) => i.name === inv[1])!.inventor;
+      assert.equal(text(q), people.get(inventor)!.birthCity);
+    } else {
+      const who = /In which country was (.+) born\?/.exec(q.question.stem)![1];
+      assert.equal(text(q), world.world.cities.find((c) => c.name === people.get(who)!.birthCity)!.country);
+    }
+  }
+  const wino = world.files.get("winogrande/dev.jsonl")!.trim().split("\n").map((l) => JSON.parse(l));
+  for (const x of wino) {
+    const m = /^(\S+) tried to .+ with (.+) and (\S+) tried with (.+) , so _ (succeeded|failed) \.$/.exec(x.sentence)!;
+    const k = EVERYDAY.find((e) => e.good === m[2] && e.bad === m[4])!;
+    assert.ok(k, x.sentence);
+    const right = m[5] === "succeeded" ? m[1] : m[3];
+    assert.equal(x.answer === "1" ? x.option1 : x.option2, right);
   }
 });
