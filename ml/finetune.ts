@@ -8,6 +8,12 @@
 // only; non-adaptive: everywhere). The KL is closed-form over the whole vocabulary; q_t is a constant:
 // it passes through `stopGradient`, so no gradient reaches θ̄ or φ even if they share variables with θ.
 import * as tf from "@tensorflow/tfjs";
+import { type LMConfig, type LMParams, lmForward, lmVariables } from "./lm.ts";
+import { guidedLogProbs } from "./nado/losses.ts";
+import { type NadoConfig, type NadoParams, nadoForward } from "./nado/model.ts";
+import { ops } from "./ops.ts";
+import { deriveSeed, makeRng } from "./prng.ts";
+import { type HistoryEntry, type TrainProgress, train } from "./train.ts";
 
 /** Identity in the forward pass, zero gradient in the backward pass (tfjs has no built-in). */
 export const stopGradient = <T extends tf.Tensor>(x: T): T =>
@@ -73,3 +79,73 @@ export const regularisedLoss = (
     const klMean = tf.div(tf.sum(tf.mul(kl, b.regMask)), tf.maximum(tf.sum(b.tokenMask), 1)) as tf.Scalar;
     return { loss: tf.add(lm, tf.mul(klMean, lambda)) as tf.Scalar, lm, kl: klMean };
   });
+
+// ---------------------------------------------------------------- one fine-tuning run
+
+export interface FinetuneExample {
+  /** BOS ⊕ text ids (truncated to contextLength + 1 by the caller). */
+  readonly ids: number[];
+  /** In D_reg (the attribute's domain)? Non-adaptive: every example true. */
+  readonly reg: boolean;
+}
+
+export interface FinetuneRegularisedOptions {
+  model: LMParams;
+  cfg: LMConfig;
+  /** Frozen θ̄ (the previous iteration's model; must be separate variables or a copy). */
+  snapshot: LMParams;
+  nado: NadoParams;
+  nadoCfg: NadoConfig;
+  data: FinetuneExample[];
+  lambda: number;
+  alpha?: number;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  padId?: number;
+  seed: number;
+  onProgress?: (p: TrainProgress) => void;
+}
+
+/** Right-padded batch: inputs (B, T), targets (B·T), tokenMask and regMask (B·T). */
+const finetuneBatch = (ex: FinetuneExample[], pad: number) => {
+  const T = Math.max(...ex.map((e) => e.ids.length)) - 1;
+  return {
+    inputs: ex.map((e) => Array.from({ length: T }, (_, t) => (t < e.ids.length ? e.ids[t] : pad))),
+    targets: ex.flatMap((e) => Array.from({ length: T }, (_, t) => (t + 1 < e.ids.length ? e.ids[t + 1] : pad))),
+    tokenMask: ex.flatMap((e) => Array.from({ length: T }, (_, t) => (t + 1 < e.ids.length ? 1 : 0))),
+    regMask: ex.flatMap((e) => Array.from({ length: T }, (_, t) => (e.reg && t + 1 < e.ids.length ? 1 : 0))),
+  };
+};
+
+/**
+ * Fine-tune `model` in place with the regularised loss; λ = 0 is plain fine-tuning (the snapshot
+ * and NADO are then never run). q_t is recomputed per batch from the frozen snapshot and NADO.
+ */
+export const finetuneRegularised = (o: FinetuneRegularisedOptions): Promise<HistoryEntry[]> => {
+  const pad = o.padId ?? 0;
+  const n = o.data.length;
+  const draw = (step: number, micro: number) => {
+    const rng = makeRng(deriveSeed(o.seed, 11, step, micro));
+    return Array.from({ length: Math.min(o.batchSize, n) }, () => o.data[Math.floor(rng.next() * n)]);
+  };
+  return train({
+    variables: lmVariables(o.model),
+    batches: (step, micro) => finetuneBatch(draw(step, micro), pad),
+    loss: (b, ctx) => {
+      const inputs = tf.tensor2d(b.inputs, undefined, "int32");
+      const N = b.targets.length;
+      const logits = lmForward(o.model, o.cfg, inputs, { training: true, seed: ctx.seed }).logits.reshape([N, -1]) as tf.Tensor2D;
+      const qLogProbs = o.lambda === 0 ? undefined
+        : (guidedLogProbs(lmForward(o.snapshot, o.cfg, inputs).logits, nadoForward(o.nado, o.nadoCfg, inputs), o.alpha ?? 1).reshape([N, -1]) as tf.Tensor2D);
+      const batch = { logits, targets: tf.tensor1d(b.targets, "int32"), tokenMask: tf.tensor1d(b.tokenMask), regMask: tf.tensor1d(b.regMask), qLogProbs };
+      return regularisedLoss(batch, o.lambda, ops().softmaxCrossEntropy).loss;
+    },
+    steps: o.steps,
+    optimizer: { lr: o.lr, weightDecay: 0.01 },
+    schedule: { warmup: Math.min(10, Math.floor(o.steps / 10)), decay: "cosine" },
+    clipNorm: 1,
+    seed: o.seed,
+    onProgress: o.onProgress,
+  });
+};

@@ -5,5 +5,6 @@ import { demo } from "./demo.ts";
 import { paper } from "./paper.ts";
 import { seeds } from "./seeds.ts";
 import { smoke } from "./smoke.ts";
+import { toy } from "./toy.ts";
 
-export const pipelines: ReadonlyArray<AnyPipeline> = [paper, smoke, ablations, seeds, demo];
+export const pipelines: ReadonlyArray<AnyPipeline> = [paper, smoke, ablations, seeds, toy, demo];

@@ -102,7 +102,7 @@ test("regulariser gradient: no gradient reaches the snapshot or the NADO, even w
   const logits = tf.matMul(s.x, s.W).dataSync();
   const q = tf.exp(guidedLogProbs(tf.matMul(s.x, s.Wsnap), tf.matMul(s.x, s.Wnado))).dataSync();
   const tm = s.tokenMask.dataSync(), rm = s.regMask.dataSync(), tg = s.targets.dataSync(), X = s.x.dataSync();
-  const nTok = tm.reduce((a, b) => a + b, 0);
+  const nTok = Array.from(tm).reduce((a, b) => a + b, 0);
   const dLogits = new Float64Array(s.N * s.V);
   for (let i = 0; i < s.N; i++) {
     const p = logSoftmax64(logits.subarray(i * s.V, (i + 1) * s.V)).map(Math.exp);

@@ -1,0 +1,139 @@
+// One iteration's NADO building blocks on transformers (METHOD.md §2, §4): sample K continuations
+// per prompt from the current base p (temperature T), label them with the oracle C, and train R_φ
+// (warm-started from the previous NADO) with nadoLoss on the ML core's training loop.
+import * as tf from "@tensorflow/tfjs";
+import { generateIds } from "../generate.ts";
+import { type LMConfig, type LMParams, lmForward } from "../lm.ts";
+import { deriveSeed, makeRng } from "../prng.ts";
+import { type HistoryEntry, type TrainProgress, train } from "../train.ts";
+import { headBiasFor, importanceWeights, nadoLoss } from "./losses.ts";
+import { type NadoConfig, type NadoParams, initNado, nadoForward, nadoVariables } from "./model.ts";
+
+export interface NadoSample {
+  /** Prompt ids (BOS first) and continuation ids; the continuation ends with EOS if one was sampled. */
+  readonly prompt: number[];
+  readonly continuation: number[];
+  /** C(x) ∈ [0, 1]. */
+  readonly label: number;
+  /** log p(continuation | prompt) at temperature 1, and log q under the temperature sampled with. */
+  readonly logp: number;
+  readonly logq: number;
+}
+
+export interface SampleAndLabelOptions {
+  base: LMParams;
+  cfg: LMConfig;
+  prompts: number[][];
+  /** Continuations per prompt. */
+  K: number;
+  temperature: number;
+  maxNewTokens: number;
+  eos: number;
+  padId?: number;
+  seed: number;
+  /** The constraint oracle on (prompt, continuation) pairs, batched (e.g. a toxicity classifier). */
+  oracle: (items: { prompt: number[]; continuation: number[] }[]) => number[] | Promise<number[]>;
+  batchSize?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Σ over the continuation of log softmax(logits / T)[x_t], for T = 1 and T = temperature. */
+const continuationLogProbs = (p: LMParams, c: LMConfig, prompt: number[], cont: number[], temperature: number): [number, number] =>
+  tf.tidy(() => {
+    const seq = [...prompt, ...cont];
+    const T = seq.length - 1;
+    const logits = lmForward(p, c, tf.tensor2d([seq.slice(0, T)], [1, T], "int32")).logits.reshape([T, -1]).slice([T - cont.length, 0], [cont.length, -1]);
+    const oh = tf.oneHot(tf.tensor1d(cont, "int32"), logits.shape[1]!);
+    const pick = (lg: tf.Tensor) => tf.sum(tf.mul(tf.logSoftmax(lg), oh)).dataSync()[0];
+    return [pick(logits), pick(tf.div(logits, temperature))];
+  });
+
+/**
+ * Sample K continuations per prompt (plain temperature sampling: importance weights p/q need q's
+ * exact density, so top-k/top-p are not offered here) and label them. A continuation shorter than
+ * maxNewTokens stopped at EOS, which is kept as its last token (its probability is part of p(x)).
+ */
+export const sampleAndLabel = async (o: SampleAndLabelOptions): Promise<NadoSample[]> => {
+  const bs = o.batchSize ?? 32;
+  const jobs = o.prompts.flatMap((p) => Array.from({ length: o.K }, () => p));
+  const out: NadoSample[] = [];
+  for (let i = 0; i < jobs.length; i += bs) {
+    const prompts = jobs.slice(i, i + bs);
+    const conts = generateIds(o.base, o.cfg, prompts, {
+      maxNewTokens: o.maxNewTokens, temperature: o.temperature, stopTokens: [o.eos], padId: o.padId, seed: deriveSeed(o.seed, i / bs),
+    }).map((r) => (r.length < o.maxNewTokens ? [...r, o.eos] : r));
+    const labels = await o.oracle(prompts.map((prompt, j) => ({ prompt, continuation: conts[j] })));
+    prompts.forEach((prompt, j) => {
+      const [logp, logq] = continuationLogProbs(o.base, o.cfg, prompt, conts[j], o.temperature);
+      out.push({ prompt, continuation: conts[j], label: labels[j], logp, logq });
+    });
+    o.onProgress?.(Math.min(i + bs, jobs.length), jobs.length);
+  }
+  return out;
+};
+
+export interface TrainNadoOptions {
+  base: LMParams;
+  baseCfg: LMConfig;
+  nadoCfg: NadoConfig;
+  samples: NadoSample[];
+  /** Warm start (copied; not modified). Without it: fresh init with bias logit(mean label). */
+  nadoInit?: NadoParams;
+  beta?: number;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  padId?: number;
+  seed: number;
+  onProgress?: (p: TrainProgress) => void;
+}
+
+/**
+ * A right-padded batch: ids (B, T) = prompt ⊕ continuation, targets = ids shifted by one, mask = 1
+ * where the target is a continuation token. Weights: softmax over the batch of log p − log q.
+ */
+const nadoBatch = (samples: NadoSample[], pad: number) => {
+  const seqs = samples.map((s) => [...s.prompt, ...s.continuation]);
+  const T = Math.max(...seqs.map((s) => s.length)) - 1;
+  const ids = seqs.map((s) => Array.from({ length: T }, (_, t) => (t < s.length ? s[t] : pad)));
+  const targets = seqs.map((s) => Array.from({ length: T }, (_, t) => (t + 1 < s.length ? s[t + 1] : pad)));
+  const mask = samples.map((s, b) => Array.from({ length: T }, (_, t) => (t + 1 >= s.prompt.length && t + 1 < seqs[b].length ? 1 : 0)));
+  return { ids, targets, mask, labels: samples.map((s) => s.label), logw: samples.map((s) => s.logp - s.logq) };
+};
+
+/** Train R_φ on labelled samples of `base`; returns the trained NADO (new variables) and the history. */
+export const trainNado = async (o: TrainNadoOptions): Promise<{ nado: NadoParams; history: HistoryEntry[] }> => {
+  const pad = o.padId ?? 0;
+  const nado = initNado(o.nadoCfg, o.seed, headBiasFor(o.samples.map((s) => s.label)));
+  if (o.nadoInit) {
+    const from = nadoVariables(o.nadoInit);
+    for (const [k, v] of Object.entries(nadoVariables(nado))) v.assign(from[k]);
+  }
+  const n = o.samples.length;
+  // Batch of (step, micro) drawn from its own seed: deterministic, as train()'s resume requires.
+  const draw = (step: number, micro: number) => {
+    const rng = makeRng(deriveSeed(o.seed, 7, step, micro));
+    return Array.from({ length: Math.min(o.batchSize, n) }, () => o.samples[Math.floor(rng.next() * n)]);
+  };
+  const history = await train({
+    variables: nadoVariables(nado),
+    batches: (step, micro) => nadoBatch(draw(step, micro), pad),
+    loss: (b) => {
+      const B = b.ids.length;
+      const ids = tf.tensor2d(b.ids, undefined, "int32");
+      const logp = tf.logSoftmax(lmForward(o.base, o.baseCfg, ids).logits) as tf.Tensor3D; // base is not in the var list
+      return nadoLoss({
+        z: nadoForward(nado, o.nadoCfg, ids), logp,
+        targets: tf.tensor2d(b.targets, undefined, "int32"), mask: tf.tensor2d(b.mask, [B, b.ids[0].length]),
+        labels: tf.tensor1d(b.labels), weights: importanceWeights(tf.tensor1d(b.logw), tf.zeros([B])),
+      }, o.beta ?? 0.5).loss;
+    },
+    steps: o.steps,
+    optimizer: { lr: o.lr, weightDecay: 0.01 },
+    schedule: { warmup: Math.min(10, Math.floor(o.steps / 10)), decay: "cosine" },
+    clipNorm: 1,
+    seed: o.seed,
+    onProgress: o.onProgress,
+  });
+  return { nado, history };
+};
