@@ -7,16 +7,17 @@ import { join } from "node:path";
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { drawBatch, encodeExamples, type TextExample, type TokenBatch } from "../ml/batches.ts";
-import { loadLM, saveLM } from "../ml/checkpoint.ts";
+import { loadCheckpoint, loadLM, saveCheckpoint, saveLM } from "../ml/checkpoint.ts";
 import { plainLanguageModel } from "../ml/languageModel.ts";
-import { scoreContinuations } from "../ml/score.ts";
-import { generateIds } from "../ml/generate.ts";
-import { deriveSeed, makeRng } from "../ml/prng.ts";
 import type { EvalLanguageModel } from "../ml/eval/types.ts";
 import { lmTokenScorer, type TokenScorer } from "../ml/eval/perplexity.ts";
-import { disposeParams, initLM, lmForward, lmLoss, lmVariables, type LMConfig, type LMParams } from "../ml/lm.ts";
+import { assignVariables, disposeParams, initLM, lmForward, lmLoss, lmVariables, type LMConfig, type LMParams } from "../ml/lm.ts";
 import { regularisedLoss } from "../ml/finetune.ts";
-import { disposeNado, guidedForward, guidedLogitsProcessor, guidedTokenLogProbs, loadNado, nadoFor, saveNado, trainNado } from "../ml/nadoModel.ts";
+import { nadoLanguageModel } from "../ml/nado/guided.ts";
+import { guidedLogProbs } from "../ml/nado/losses.ts";
+import { initNado, nadoForward, nadoVariables, type NadoConfig, type NadoParams } from "../ml/nado/model.ts";
+import { guidedTokenLogProbs } from "../ml/nado/score.ts";
+import { CheckpointError } from "../ml/errors.ts";
 import { ops } from "../ml/ops.ts";
 import { Tokenizer, trainTokenizer } from "../ml/tokenizer.ts";
 import { train, type TrainProgress } from "../ml/train.ts";
@@ -161,63 +162,34 @@ export const withModel = async <A>(dir: string, f: (m: EvalModel) => Promise<A>)
   }
 };
 
-// ---------------------------------------------------------------- sample-and-label (METHOD.md §2)
-/** NADO training data: token ids of each prompt (with BOS) and sampled continuation, its label C(x). */
-export interface Samples {
-  readonly prompts: number[][];
-  /** samples[i] continues prompts[promptOf[i]]. */
-  readonly promptOf: number[];
-  readonly continuations: number[][];
-  readonly texts: string[];
-  readonly labels: number[];
-  readonly temperature: number;
-}
+// ---------------------------------------------------------------- NADO directories (METHOD.md §2–§3)
+// A NADO dir: a checkpoint (ml/checkpoint.ts) whose config is the NadoConfig and whose params are the
+// NADO variables (ml/nado/model.ts), meta.kind = "nado"; + model.json {kind:"nado"}.
+export interface Nado { readonly params: NadoParams; readonly cfg: NadoConfig; dispose(): void }
 
-/**
- * K continuations per prompt from the model at temperature T, labelled by `label` (the oracle's
- * C on the continuation text — the part the toxicity evaluation classifies too).
- */
-export const sampleAndLabelModel = async (
-  m: Model, prompts: readonly string[],
-  o: { k: number; temperature: number; maxNewTokens: number; seed: number; label: (texts: string[]) => number[]; onProgress: (done: number, total: number) => void },
-): Promise<Samples> => {
-  if (prompts.length === 0) throw new StageInputError({ stage: "sample", message: "the mix has no prompts (prompts.json is empty)" });
-  const enc = prompts.map((p) => m.tokenizer.encode(p, { bos: true }));
-  const promptOf = enc.flatMap((_, i) => Array.from({ length: o.k }, () => i));
-  const continuations: number[][] = [];
-  const chunk = 32;
-  for (let s = 0; s < promptOf.length; s += chunk) {
-    const idx = promptOf.slice(s, s + chunk);
-    continuations.push(...generateIds(m.params, m.config, idx.map((i) => enc[i]), {
-      maxNewTokens: o.maxNewTokens, temperature: o.temperature, seed: deriveSeed(o.seed, s), stopTokens: [m.tokenizer.eos], padId: m.tokenizer.pad,
-    }));
-    o.onProgress(Math.min(s + chunk, promptOf.length), promptOf.length);
-  }
-  const texts = continuations.map((c) => m.tokenizer.decode(c));
-  return { prompts: enc, promptOf, continuations, texts, labels: o.label(texts), temperature: o.temperature };
+export const saveNado = async (dir: string, n: { params: NadoParams; cfg: NadoConfig }, meta: Record<string, unknown> = {}): Promise<void> => {
+  await saveCheckpoint(dir, { config: n.cfg, params: nadoVariables(n.params), meta: { kind: "nado", ...meta } });
+  writeJson(dir, MODEL_MANIFEST, { kind: "nado", ...meta });
 };
 
-// ---------------------------------------------------------------- NADO (METHOD.md §2–§3)
-/** Train R_φ on the samples of `base` into `dir`: cold (head bias = logit of the mean label) or warm from `init`. */
-export const trainNadoInto = async (dir: string, o: {
-  base: Model; samples: Samples; init?: string; onProgress: (p: TrainProgress) => void;
-  params: Training & { seed: number; beta: number; nLayers: number };
-}): Promise<void> => {
-  const s = o.samples;
-  const data = s.continuations.map((c, i) => ({ prompt: s.prompts[s.promptOf[i]], continuation: c, label: s.labels[i] }));
-  const nado = o.init ? await loadNado(o.init) : nadoFor(o.base.config, o.params.nLayers, s.labels, o.params.seed);
+export const loadNado = async (dir: string): Promise<Nado> => {
+  const d = await loadCheckpoint(dir);
   try {
-    await trainNado(nado, o.base, data, o.base.tokenizer.pad, { ...o.params, temperature: s.temperature, onProgress: o.onProgress });
-    await saveNado(dir, nado);
-    writeJson(dir, MODEL_MANIFEST, { kind: "nado", meanLabel: s.labels.reduce((a, b) => a + b, 0) / Math.max(1, s.labels.length) });
+    if (d.meta?.kind !== "nado") throw new CheckpointError({ path: dir, message: `${dir} is not a NADO checkpoint (meta.kind ${JSON.stringify(d.meta?.kind)}); pass the output of a nado stage` });
+    const cfg = d.config as NadoConfig;
+    const params = initNado(cfg, 0, 0);
+    assignVariables(nadoVariables(params), d.params);
+    return { params, cfg, dispose: () => disposeParams(nadoVariables(params)) };
   } finally {
-    disposeNado(nado);
+    tf.dispose(Object.values(d.params));
   }
 };
 
 /**
- * The regulariser of METHOD.md §3 for trainLM: q_t from the frozen snapshot θ̄ (loaded from `snapshot`)
- * and R_φ; loss = regularisedLoss (ml/finetune.ts: LM cross-entropy + λ · Σ reg_t KL(q_t ‖ p_θ) / #tokens).
+ * The regulariser of METHOD.md §3 for trainLM: q_t = guidedLogProbs(θ̄'s logits, φ's z, α) from the
+ * frozen snapshot and the NADO model; loss = regularisedLoss (ml/finetune.ts). The same closure as
+ * finetuneRegularised's, on trainLM's batches (random windows, prompt masks) so that SFT and the
+ * regularised runs see identical data.
  */
 const makeRegulariser = async (m: Model, r: { snapshot: string; nado: string; alpha: number }) => {
   const snap = await loadModel(r.snapshot);
@@ -228,45 +200,44 @@ const makeRegulariser = async (m: Model, r: { snapshot: string; nado: string; al
       const inputs = ids.slice([0, 0], [b.B, b.T]) as tf.Tensor2D;
       const targets = ids.slice([0, 1], [b.B, b.T]).reshape([N]) as tf.Tensor1D;
       const logits = lmForward(m.params, m.config, inputs, { training: m.config.dropout > 0, seed }).logits.reshape([N, -1]) as tf.Tensor2D;
-      const qLogProbs = guidedForward(snap, nado, inputs, r.alpha).reshape([N, -1]) as tf.Tensor2D;
-      return regularisedLoss(
-        { logits, targets, tokenMask: mask.reshape([N]) as tf.Tensor1D, regMask: tf.tensor1d(b.reg), qLogProbs },
-        lambda, (lg, tg, mk) => ops().softmaxCrossEntropy(lg, tg, mk),
-      ).loss;
+      const qLogProbs = guidedLogProbs(lmForward(snap.params, snap.config, inputs).logits, nadoForward(nado.params, nado.cfg, inputs), r.alpha).reshape([N, -1]) as tf.Tensor2D;
+      return regularisedLoss({ logits, targets, tokenMask: mask.reshape([N]) as tf.Tensor1D, regMask: tf.tensor1d(b.reg), qLogProbs }, lambda, ops().softmaxCrossEntropy).loss;
     },
     dispose: () => {
       snap.dispose();
-      disposeNado(nado);
+      nado.dispose();
     },
   };
 };
 
-/** The NADO-guided model (base + φ, α) as the evaluations see it: sample from and score under q. */
+/**
+ * The NADO-guided model (base + φ, α) as the evaluations see it: nadoLanguageModel (ml/nado/guided.ts)
+ * samples from q; scoring and perplexity under q go through the batched guidedTokenLogProbs.
+ */
 const withGuided = async <A>(dir: string, alpha: number, f: (m: EvalModel) => Promise<A>): Promise<A> => {
   const base = await loadModel(join(dir, "base"));
   const nado = await loadNado(join(dir, "nado"));
   try {
     const tok = base.tokenizer, ctx = base.config.contextLength;
-    const plain = plainLanguageModel(base.params, base.config, tok, { logitsProcessor: guidedLogitsProcessor(nado, alpha, tok.pad) });
+    const score = (seqs: readonly (readonly number[])[]) => guidedTokenLogProbs(base, nado.params, nado.cfg, alpha, seqs);
     const lm: EvalLanguageModel = {
-      generate: plain.generate,
+      generate: nadoLanguageModel(base.params, base.config, nado.params, nado.cfg, tok, { alpha }).generate,
       logLikelihood: async (reqs) => {
         const seqs = reqs.map((r) => {
           const cont = tok.encode(r.continuation);
           const all = [...tok.encode(r.context, { bos: true }), ...cont];
           return { seq: all.slice(Math.max(0, all.length - (ctx + 1))), n: cont.length };
         });
-        const scored = guidedTokenLogProbs(base, nado, alpha, seqs.map((s) => s.seq));
-        return scored.map(({ lp, greedy }, i) => {
+        return score(seqs.map((s) => s.seq)).map(({ lp, greedy }, i) => {
           const n = seqs[i].n;
           return { logprob: lp.slice(lp.length - n).reduce((a, b) => a + b, 0), tokens: n, greedyMatch: greedy.slice(greedy.length - n).every(Boolean) };
         });
       },
     };
-    const scorer: TokenScorer = { windowLength: ctx + 1, bos: tok.bos, encode: (t) => tok.encode(t), tokenLogProbs: (w) => guidedTokenLogProbs(base, nado, alpha, w).map((r) => r.lp) };
+    const scorer: TokenScorer = { windowLength: ctx + 1, bos: tok.bos, encode: (t) => tok.encode(t), tokenLogProbs: (w) => score(w).map((r) => r.lp) };
     return await f({ lm, scorer, ...fitters(tok, ctx) });
   } finally {
     base.dispose();
-    disposeNado(nado);
+    nado.dispose();
   }
 };

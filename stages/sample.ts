@@ -1,13 +1,16 @@
 // Stage `sample`: sample-and-label, job (1) of an iteration (METHOD.md §2, §4): K continuations per
-// prompt from the current model at temperature T, each full sequence labelled by the oracle's
-// constraint C(x) (hard 1[tox < τ] or soft 1 − tox). Output: samples.json (prompt/continuation ids and
-// texts with their labels) — the training set of the NADO model.
+// prompt from the current model at temperature T (ml/nado/train.ts sampleAndLabel), each labelled by
+// the oracle's constraint C (hard 1[tox < τ] or soft 1 − tox) on the continuation text — the part the
+// toxicity evaluation classifies. Output: samples.json (NadoSample[]: ids, label, log p, log q_T) and
+// texts.json (the decoded continuations, for reading).
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
 import { ToxicityClassifier } from "../ml/classify.ts";
 import { mlStage, readJson, writeJson } from "./common.ts";
-import { loadModel, sampleAndLabelModel } from "./models.ts";
+import { sampleAndLabel } from "../ml/nado/train.ts";
+import { loadModel } from "./models.ts";
+import { StageInputError } from "./common.ts";
 
 export const sample = defineStage({
   name: "sample",
@@ -29,14 +32,19 @@ export const sample = defineStage({
       const model = await loadModel(inputs.model);
       try {
         const clf = ToxicityClassifier.load(inputs.oracle);
-        const samples = await sampleAndLabelModel(model, readJson<string[]>(inputs.mix, "prompts.json"), {
-          k: params.k, temperature: params.temperature, maxNewTokens: params.maxNewTokens, seed: params.seed,
-          label: (texts) => clf.constraint(texts, params.mode, params.threshold),
-          onProgress: (done, total) => ctx.progress(done, total, "prompts"),
+        const tok = model.tokenizer;
+        const prompts = readJson<string[]>(inputs.mix, "prompts.json").map((p) => tok.encode(p, { bos: true }));
+        if (prompts.length === 0) throw new StageInputError({ stage: "sample", message: `the mix ${inputs.mix} has no prompts (prompts.json is empty)` });
+        const samples = await sampleAndLabel({
+          base: model.params, cfg: model.config, prompts, K: params.k, temperature: params.temperature, maxNewTokens: params.maxNewTokens,
+          eos: tok.eos, padId: tok.pad, seed: params.seed,
+          oracle: (items) => clf.constraint(items.map((i) => tok.decode(i.continuation)), params.mode, params.threshold),
+          onProgress: (done, total) => ctx.progress(done, total, "samples"),
         });
-        const sat = samples.labels.reduce((s, c) => s + c, 0) / Math.max(1, samples.labels.length);
+        const sat = samples.reduce((s, x) => s + x.label, 0) / samples.length;
         ctx.metric("satisfaction", sat);
         writeJson(ctx.outDir, "samples.json", samples);
+        writeJson(ctx.outDir, "texts.json", samples.map((x) => ({ text: tok.decode(x.continuation), label: x.label })));
       } finally {
         model.dispose();
       }

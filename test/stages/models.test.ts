@@ -8,9 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { lmForward, lmVariables } from "../../ml/lm.ts";
-import { guidedForward, initNado, loadNado, nadoVariables, saveNado, disposeNado } from "../../ml/nadoModel.ts";
+import { guidedLogProbs } from "../../ml/nado/losses.ts";
+import { initNado, nadoForward, nadoVariables } from "../../ml/nado/model.ts";
 import { makeRng } from "../../ml/prng.ts";
-import { createModel, loadModel, saveModel, trainLM, trainTokenizerInto, type Example } from "../../stages/models.ts";
+import { createModel, loadModel, loadNado, saveModel, saveNado, trainLM, trainTokenizerInto, type Example } from "../../stages/models.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "acft-models-"));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,10 +26,11 @@ test("regularised fine-tuning: λ = 0 equals plain; λ > 0 pulls p_θ towards q 
   trainTokenizerInto(join(dir, "tok"), texts, 300, () => {});
   const base = createModel(join(dir, "tok"), arch, 1);
   await saveModel(base, join(dir, "base"));
-  const nado = initNado({ ...base.config, nLayers: 1 }, 2, 0);
+  const cfg = { body: { ...base.config, nLayers: 1 } };
+  const nado = initNado(cfg, 2, 0);
   const rng = makeRng(3);
   for (const v of Object.values(nadoVariables(nado))) tf.tidy(() => v.assign(tf.add(v, tf.tensor(Float32Array.from({ length: v.size }, () => rng.normal()), v.shape))));
-  await saveNado(join(dir, "nado"), nado);
+  await saveNado(join(dir, "nado"), { params: nado, cfg });
   const reg = (lambda: number) => ({ snapshot: join(dir, "base"), nado: join(dir, "nado"), lambda, alpha: 1 });
   const run = async (lambda?: number) => {
     const m = await loadModel(join(dir, "base"));
@@ -42,7 +44,7 @@ test("regularised fine-tuning: λ = 0 equals plain; λ > 0 pulls p_θ towards q 
   const ids = tf.tensor2d([base.tokenizer.encode(texts[2], { bos: true }).slice(0, 12)], undefined, "int32");
   const snap = await loadModel(join(dir, "base"));
   const kl = (m: typeof plain) => tf.tidy(() => {
-    const lq = guidedForward(snap, nado, ids, 1);
+    const lq = guidedLogProbs(lmForward(snap.params, snap.config, ids).logits, nadoForward(nado, cfg, ids), 1);
     const lp = tf.logSoftmax(lmForward(m.params, m.config, ids).logits);
     return tf.sum(tf.mul(tf.exp(lq), tf.sub(lq, lp))).dataSync()[0];
   });
@@ -54,6 +56,10 @@ test("regularised fine-tuning: λ = 0 equals plain; λ > 0 pulls p_θ towards q 
   assert.deepEqual(back.tokenizer.encode(texts[0]), ours.tokenizer.encode(texts[0]));
   for (const m of [base, plain, zero, ours, snap, back]) m.dispose();
   ids.dispose();
-  disposeNado(nado);
-  assert.ok((await loadNado(join(dir, "nado"))) !== undefined);
+  // The NADO directory round-trips too.
+  const back2 = await loadNado(join(dir, "nado"));
+  const [z1, z2] = tf.tidy(() => [nadoForward(nado, cfg, tf.tensor2d([[1, 2, 3]], undefined, "int32")).dataSync(), nadoForward(back2.params, back2.cfg, tf.tensor2d([[1, 2, 3]], undefined, "int32")).dataSync()]);
+  assert.deepEqual(Array.from(z1), Array.from(z2));
+  back2.dispose();
+  for (const v of Object.values(nadoVariables(nado))) v.dispose();
 });
