@@ -69,7 +69,7 @@ export function rocAuc(scores: readonly number[], labels: readonly (number | boo
   const idx = Array.from({ length: n }, (_, i) => i);
   for (const i of idx)
     if (Number.isNaN(scores[i])) throw new MetricInputError("roc_auc", `score at index ${i} is NaN`);
-  idx.sort((a, b) => scores[a] - scores[b]);
+  idx.sort((a, b) => (scores[a] < scores[b] ? -1 : scores[a] > scores[b] ? 1 : 0)); // ±Infinity-safe
   let nPos = 0;
   let rankSumPos = 0;
   for (let i = 0; i < n; ) {

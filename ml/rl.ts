@@ -17,6 +17,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import type { AdamWConfig } from "./adamw.ts";
+import { constraintFromToxicity, type ConstraintMode } from "./classify.ts";
 import { generateIds } from "./generate.ts";
 import { lmForward, lmVariables, type LMConfig, type LMParams } from "./lm.ts";
 import { ops } from "./ops.ts";
@@ -154,6 +155,19 @@ export function buildRLBatch(
 export const disposeRLBatch = (b: RLBatch): void => tf.dispose([b.ids, b.mask, b.advantages]);
 
 // ---------------------------------------------------------------- the driver
+
+/**
+ * The method's reward r(x) = C(x) from a synchronous toxicity scorer (the oracle) on the decoded
+ * completions: hard 1[tox < τ] or soft 1 − tox.
+ */
+export function oracleReward(
+  oracle: { toxicity(texts: readonly string[]): readonly number[] },
+  decode: (ids: readonly number[]) => string,
+  mode: ConstraintMode = "hard",
+  threshold = 0.5,
+): (completions: number[][]) => number[] {
+  return (completions) => constraintFromToxicity(oracle.toxicity(completions.map(decode)), mode, threshold);
+}
 
 export interface RLOptions {
   /** Trained in place (start it from the SFT weights). */

@@ -44,7 +44,7 @@ export function winograndeRequests(it: WinograndeItem, task = "winogrande") {
 }
 
 export function winograndeTask(items: readonly WinograndeItem[]): MultipleChoiceTask<WinograndeItem> {
-  return { name: "winogrande", items, requests: (it) => winograndeRequests(it), gold: (it) => it.answer - 1 };
+  return { name: "winogrande", items, requests: (it) => winograndeRequests(it), gold: (it) => Number(it.answer) - 1 };
 }
 
 export interface CommonsenseData {

@@ -13,6 +13,11 @@ import type { EvalLanguageModel, MmluItem } from "./types.ts";
 
 export const MMLU_LETTERS = ["A", "B", "C", "D"] as const;
 
+/** Index 0–3 of an MMLU answer given as a letter or an index (−1 when it is neither). */
+export function mmluAnswerIndex(answer: MmluItem["answer"]): number {
+  return typeof answer === "number" ? answer : MMLU_LETTERS.indexOf(answer);
+}
+
 /** " abstract algebra" from "abstract_algebra" (the original's leading-space form). */
 export function formatSubject(subject: string): string {
   return subject
@@ -26,7 +31,12 @@ export function formatMmluExample(item: MmluItem, includeAnswer: boolean): strin
   let s = item.question;
   item.choices.forEach((c, j) => (s += `\n${MMLU_LETTERS[j]}. ${c}`));
   s += "\nAnswer:";
-  if (includeAnswer) s += ` ${MMLU_LETTERS[item.answer]}\n\n`;
+  if (includeAnswer) {
+    const a = mmluAnswerIndex(item.answer);
+    if (!(a >= 0 && a < 4))
+      throw new EvalTaskError("mmlu", `shot ${JSON.stringify(item.question.slice(0, 40))} (${item.subject}) has answer ${JSON.stringify(item.answer)}; expected A–D or 0–3`);
+    s += ` ${MMLU_LETTERS[a]}\n\n`;
+  }
   return s;
 }
 
@@ -72,7 +82,7 @@ export function mmluTask(
       while (opts.fits && k > 0 && !opts.fits(prompt)) prompt = mmluPrompt(item.subject, shots, --k, item);
       return MMLU_LETTERS.map((l) => ({ context: prompt, continuation: ` ${l}` }));
     },
-    gold: (item) => item.answer,
+    gold: (item) => mmluAnswerIndex(item.answer),
     group: (item) => item.subject,
   };
 }

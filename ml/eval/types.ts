@@ -24,12 +24,12 @@ export type OnProgress = (p: { readonly task: string; readonly done: number; rea
 
 // ---------------------------------------------------------------- dataset items
 
-/** MMLU question; `answer` is the index 0–3 of the correct choice (A–D). */
+/** MMLU question; `answer` is the letter A–D (as in the CSVs) or its index 0–3. */
 export interface MmluItem {
   readonly subject: string; // e.g. "abstract_algebra" (file-name form, underscores)
   readonly question: string;
   readonly choices: readonly [string, string, string, string];
-  readonly answer: number;
+  readonly answer: number | "A" | "B" | "C" | "D";
 }
 
 /** PIQA: goal + two solutions; `label` 0 or 1. */
@@ -47,12 +47,12 @@ export interface ArcItem {
   readonly answerKey: string;
 }
 
-/** WinoGrande: a sentence with one "_" blank, two options, `answer` 1 or 2. */
+/** WinoGrande: a sentence with one "_" blank, two options, `answer` 1 or 2 (number or string, as in the jsonl). */
 export interface WinograndeItem {
   readonly sentence: string;
   readonly option1: string;
   readonly option2: string;
-  readonly answer: number;
+  readonly answer: number | "1" | "2";
 }
 
 /** A text with a binary toxicity label (Jigsaw, ToxiGen annotated, synthetic). */

@@ -56,6 +56,9 @@ test("commonsense averages acc and acc_norm over the tasks present", async () =>
   assert.equal(res.tasks.winogrande.acc, 0);
   assert.equal(res.tasks.winogrande.acc_norm, 0); // same continuation → acc_norm = acc
   assert.equal(res.commonsense, (0.5 + 1 + 0) / 3);
+  // WinoGrande answers read from jsonl are strings: "2" selects option2
+  const res2 = await evaluateCommonsense(lm, { winogrande: [{ ...wino, answer: "2" }] });
+  assert.equal(res2.tasks.winogrande.acc, 1);
 });
 
 test("bad items are typed errors naming the task", async () => {

@@ -23,6 +23,8 @@ test("rocAuc: hand-computed cases", () => {
   assert.equal(rocAuc([0.5, 0.5, 0.5, 0.5], [0, 1, 0, 1]), 0.5);
   assert.equal(rocAuc([3, 2, 1], [0, 1, 1]), 0); // perfectly inverted
   assert.equal(rocAuc([1, 2, 3], [false, true, true]), 1);
+  // infinite scores order and tie correctly (−∞ < 0 < ∞; ∞ = ∞ is a tie)
+  assert.equal(rocAuc([-Infinity, Infinity, 0, Infinity], [0, 1, 0, 0]), (1 + 1 + 0.5) / 3);
 });
 
 test("rocAuc equals the pairwise definition on random data with many ties", () => {

@@ -73,3 +73,16 @@ test("MMLU without enough dev examples for a subject is a typed error naming the
     return e instanceof EvalTaskError && /virology/.test(e.message) && /1 dev examples; 5-shot/.test(e.message);
   });
 });
+
+test("MMLU accepts the CSV's letter answers as well as indices", async () => {
+  const asLetter = (it: MmluItem): MmluItem => ({ ...it, answer: (["A", "B", "C", "D"] as const)[it.answer as number] });
+  const dev = [0, 1, 2, 3, 4].map((i) => q("law", 100 + i, i % 4));
+  const items = [q("law", 1, 3), q("law", 2, 1)];
+  const lm = new FakeLM((r) => (r.continuation === " D" ? 0 : -1));
+  const a = await evaluateMmlu(lm, items, dev);
+  const b = await evaluateMmlu(lm, items.map(asLetter), dev.map(asLetter));
+  assert.deepEqual(a, b);
+  assert.equal(a.mmlu, 0.5);
+  assert.equal(mmluPrompt("law", dev.map(asLetter), 5, items[0]), mmluPrompt("law", dev, 5, items[0]));
+  await assert.rejects(evaluateMmlu(lm, items, dev.map((d) => ({ ...d, answer: 7 }))), /has answer 7; expected A–D/);
+});

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { buildRLBatch, disposeRLBatch, klToReference, rlObjective, rlooAdvantages, sequenceLogProbs } from "../../ml/rl.ts";
+import { buildRLBatch, disposeRLBatch, klToReference, oracleReward, rlObjective, rlooAdvantages, sequenceLogProbs } from "../../ml/rl.ts";
 import { makeRng } from "../../ml/prng.ts";
 
 await tf.setBackend("cpu");
@@ -120,4 +120,13 @@ test("buildRLBatch right-pads and masks exactly the completion targets", () => {
   assert.equal(tf.memory().numTensors, n0);
   assert.throws(() => buildRLBatch([{ prompt: [], completion: [1] }], [0], 16), /empty prompt/);
   assert.throws(() => buildRLBatch([{ prompt: [1, 2, 3], completion: [1, 2] }], [0], 3), /contextLength \+ 1 = 4/);
+});
+
+test("oracleReward: C(x) of the decoded completions, hard and soft", () => {
+  const oracle = { toxicity: (ts: readonly string[]) => ts.map((t) => (t.includes("x") ? 0.8 : 0.3)) };
+  const decode = (ids: readonly number[]) => ids.map((i) => "abx"[i]).join("");
+  assert.deepEqual(oracleReward(oracle, decode)([[0, 1], [2], []]), [1, 0, 1]);
+  const soft = oracleReward(oracle, decode, "soft")([[0], [2]]);
+  close(soft[0], 0.7, 1e-12);
+  close(soft[1], 0.2, 1e-12);
 });
