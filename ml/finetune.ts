@@ -11,9 +11,9 @@ import * as tf from "@tensorflow/tfjs";
 import { type LMConfig, type LMParams, lmForward, lmVariables } from "./lm.ts";
 import { guidedLogProbs } from "./nado/losses.ts";
 import { type NadoConfig, type NadoParams, nadoForward } from "./nado/model.ts";
+import { type RunOptions, check, resampledBatches, transformerTrainSettings } from "./nado/train.ts";
 import { ops } from "./ops.ts";
-import { deriveSeed, makeRng } from "./prng.ts";
-import { type HistoryEntry, type TrainProgress, train } from "./train.ts";
+import { type HistoryEntry, train } from "./train.ts";
 
 /** Identity in the forward pass, zero gradient in the backward pass (tfjs has no built-in). */
 export const stopGradient = <T extends tf.Tensor>(x: T): T =>
@@ -89,7 +89,7 @@ export interface FinetuneExample {
   readonly reg: boolean;
 }
 
-export interface FinetuneRegularisedOptions {
+export interface FinetuneRegularisedOptions extends RunOptions {
   model: LMParams;
   cfg: LMConfig;
   /** Frozen θ̄ (the previous iteration's model; must be separate variables or a copy). */
@@ -99,12 +99,6 @@ export interface FinetuneRegularisedOptions {
   data: FinetuneExample[];
   lambda: number;
   alpha?: number;
-  steps: number;
-  batchSize: number;
-  lr: number;
-  padId?: number;
-  seed: number;
-  onProgress?: (p: TrainProgress) => void;
 }
 
 /** Right-padded batch: inputs (B, T), targets (B·T), tokenMask and regMask (B·T). */
@@ -122,13 +116,13 @@ const finetuneBatch = (ex: FinetuneExample[], pad: number) => {
  * Fine-tune `model` in place with the regularised loss; λ = 0 is plain fine-tuning (the snapshot
  * and NADO are then never run). q_t is recomputed per batch from the frozen snapshot and NADO.
  */
-export const finetuneRegularised = (o: FinetuneRegularisedOptions): Promise<HistoryEntry[]> => {
+export const finetuneRegularised = async (o: FinetuneRegularisedOptions): Promise<HistoryEntry[]> => {
+  check(o.data.length > 0, "data", "finetuneRegularised: no training examples");
+  check(o.lambda >= 0, "lambda", `finetuneRegularised: lambda must be >= 0, got ${o.lambda}`);
+  check(o.nadoCfg.body.vocabSize === o.cfg.vocabSize, "nadoCfg.body.vocabSize",
+    `finetuneRegularised: the NADO vocabulary (${o.nadoCfg.body.vocabSize}) must equal the model's (${o.cfg.vocabSize})`);
   const pad = o.padId ?? 0;
-  const n = o.data.length;
-  const draw = (step: number, micro: number) => {
-    const rng = makeRng(deriveSeed(o.seed, 11, step, micro));
-    return Array.from({ length: Math.min(o.batchSize, n) }, () => o.data[Math.floor(rng.next() * n)]);
-  };
+  const draw = resampledBatches(o.data, o.batchSize, o.seed, 11);
   return train({
     variables: lmVariables(o.model),
     batches: (step, micro) => finetuneBatch(draw(step, micro), pad),
@@ -141,10 +135,7 @@ export const finetuneRegularised = (o: FinetuneRegularisedOptions): Promise<Hist
       const batch = { logits, targets: tf.tensor1d(b.targets, "int32"), tokenMask: tf.tensor1d(b.tokenMask), regMask: tf.tensor1d(b.regMask), qLogProbs };
       return regularisedLoss(batch, o.lambda, ops().softmaxCrossEntropy).loss;
     },
-    steps: o.steps,
-    optimizer: { lr: o.lr, weightDecay: 0.01 },
-    schedule: { warmup: Math.min(10, Math.floor(o.steps / 10)), decay: "cosine" },
-    clipNorm: 1,
+    ...transformerTrainSettings(o.steps, o.lr),
     seed: o.seed,
     onProgress: o.onProgress,
   });

@@ -7,6 +7,7 @@ import { type LMConfig, type LMParams, lmForward } from "../lm.ts";
 import { deriveSeed, makeRng } from "../prng.ts";
 import { type HistoryEntry, type TrainProgress, train } from "../train.ts";
 import { headBiasFor, importanceWeights, nadoLoss } from "./losses.ts";
+import { ConfigError } from "../errors.ts";
 import { type NadoConfig, type NadoParams, initNado, nadoForward, nadoVariables } from "./model.ts";
 
 export interface NadoSample {
@@ -54,6 +55,9 @@ const continuationLogProbs = (p: LMParams, c: LMConfig, prompt: number[], cont: 
  * maxNewTokens stopped at EOS, which is kept as its last token (its probability is part of p(x)).
  */
 export const sampleAndLabel = async (o: SampleAndLabelOptions): Promise<NadoSample[]> => {
+  check(Number.isInteger(o.K) && o.K >= 1, "K", `sampleAndLabel: K (continuations per prompt) must be an integer >= 1, got ${o.K}`);
+  check(o.temperature > 0, "temperature", `sampleAndLabel: temperature must be > 0 (importance weights need a proper density), got ${o.temperature}`);
+  check(o.prompts.length > 0, "prompts", "sampleAndLabel: no prompts given; pass at least one (BOS-prefixed) prompt");
   const bs = o.batchSize ?? 32;
   const jobs = o.prompts.flatMap((p) => Array.from({ length: o.K }, () => p));
   const out: NadoSample[] = [];
@@ -72,7 +76,22 @@ export const sampleAndLabel = async (o: SampleAndLabelOptions): Promise<NadoSamp
   return out;
 };
 
-export interface TrainNadoOptions {
+/** Throw a ConfigError naming the option when `ok` is false. */
+export const check = (ok: boolean, field: string, message: string): void => {
+  if (!ok) throw new ConfigError({ field, message });
+};
+
+/** Settings shared by the transformer training runs (trainNado, finetuneRegularised). */
+export interface RunOptions {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  padId?: number;
+  seed: number;
+  onProgress?: (p: TrainProgress) => void;
+}
+
+export interface TrainNadoOptions extends RunOptions {
   base: LMParams;
   baseCfg: LMConfig;
   nadoCfg: NadoConfig;
@@ -80,12 +99,6 @@ export interface TrainNadoOptions {
   /** Warm start (copied; not modified). Without it: fresh init with bias logit(mean label). */
   nadoInit?: NadoParams;
   beta?: number;
-  steps: number;
-  batchSize: number;
-  lr: number;
-  padId?: number;
-  seed: number;
-  onProgress?: (p: TrainProgress) => void;
 }
 
 /**
@@ -101,20 +114,40 @@ const nadoBatch = (samples: NadoSample[], pad: number) => {
   return { ids, targets, mask, labels: samples.map((s) => s.label), logw: samples.map((s) => s.logp - s.logq) };
 };
 
+/**
+ * Batches of `batchSize` items drawn with replacement, from a seed of their own per (step, micro):
+ * deterministic, as train()'s resume requires. `salt` separates the streams of different callers.
+ */
+export const resampledBatches = <T>(items: readonly T[], batchSize: number, seed: number, salt: number) =>
+  (step: number, micro: number): T[] => {
+    const rng = makeRng(deriveSeed(seed, salt, step, micro));
+    return Array.from({ length: Math.min(batchSize, items.length) }, () => items[Math.floor(rng.next() * items.length)]);
+  };
+
+/** AdamW with light decay, short warmup then cosine, clipping at 1: the transformer runs' defaults. */
+export const transformerTrainSettings = (steps: number, lr: number) => ({
+  steps,
+  optimizer: { lr, weightDecay: 0.01 },
+  schedule: { warmup: Math.min(10, Math.floor(steps / 10)), decay: "cosine" as const },
+  clipNorm: 1,
+});
+
 /** Train R_φ on labelled samples of `base`; returns the trained NADO (new variables) and the history. */
 export const trainNado = async (o: TrainNadoOptions): Promise<{ nado: NadoParams; history: HistoryEntry[] }> => {
+  check(o.samples.length > 0, "samples", "trainNado: no samples; run sampleAndLabel first (prompts × K must be > 0)");
+  check(o.nadoCfg.body.vocabSize === o.baseCfg.vocabSize, "nadoCfg.body.vocabSize",
+    `trainNado: the NADO vocabulary (${o.nadoCfg.body.vocabSize}) must equal the base model's (${o.baseCfg.vocabSize})`);
+  check((o.beta ?? 0.5) >= 0, "beta", `trainNado: beta must be >= 0, got ${o.beta}`);
   const pad = o.padId ?? 0;
-  const nado = initNado(o.nadoCfg, o.seed, headBiasFor(o.samples.map((s) => s.label)));
+  // Bias at logit of the (importance-weighted) mean label, so R_φ starts at the estimate of R(prompt).
+  const maxLw = Math.max(...o.samples.map((s) => s.logp - s.logq));
+  const w = o.samples.map((s) => Math.exp(s.logp - s.logq - maxLw));
+  const nado = initNado(o.nadoCfg, o.seed, headBiasFor(o.samples.map((s) => s.label), w));
   if (o.nadoInit) {
     const from = nadoVariables(o.nadoInit);
     for (const [k, v] of Object.entries(nadoVariables(nado))) v.assign(from[k]);
   }
-  const n = o.samples.length;
-  // Batch of (step, micro) drawn from its own seed: deterministic, as train()'s resume requires.
-  const draw = (step: number, micro: number) => {
-    const rng = makeRng(deriveSeed(o.seed, 7, step, micro));
-    return Array.from({ length: Math.min(o.batchSize, n) }, () => o.samples[Math.floor(rng.next() * n)]);
-  };
+  const draw = resampledBatches(o.samples, o.batchSize, o.seed, 7);
   const history = await train({
     variables: nadoVariables(nado),
     batches: (step, micro) => nadoBatch(draw(step, micro), pad),
@@ -128,10 +161,7 @@ export const trainNado = async (o: TrainNadoOptions): Promise<{ nado: NadoParams
         labels: tf.tensor1d(b.labels), weights: importanceWeights(tf.tensor1d(b.logw), tf.zeros([B])),
       }, o.beta ?? 0.5).loss;
     },
-    steps: o.steps,
-    optimizer: { lr: o.lr, weightDecay: 0.01 },
-    schedule: { warmup: Math.min(10, Math.floor(o.steps / 10)), decay: "cosine" },
-    clipNorm: 1,
+    ...transformerTrainSettings(o.steps, o.lr),
     seed: o.seed,
     onProgress: o.onProgress,
   });

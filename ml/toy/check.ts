@@ -1,6 +1,7 @@
 // runMethodCheck: the whole method on an exact toy in a few seconds, reporting how close each
 // piece is to its exact answer. The `toy` pipeline exposes the result as the table `method_check`.
 import * as tf from "@tensorflow/tfjs";
+import { ConfigError } from "../errors.ts";
 import { klToTarget } from "../finetune.ts";
 import { guidedLogProbs } from "../nado/losses.ts";
 import { type Rng, makeRng } from "../prng.ts";
@@ -38,6 +39,18 @@ export const METHOD_CHECK_DEFAULTS: MethodCheckOptions = {
   nadoSamples: 50_000, temperature: 1, nadoSteps: 150, nadoLr: 0.1, beta: 0.5,
   qSamples: 50_000,
   ftSamples: 2_000, ftSteps: 150, ftLr: 0.1, lambda: 4, iterations: 1,
+};
+
+/** Reject options the enumeration cannot handle, naming the field (the stage's schema does the same). */
+export const validateMethodCheck = (o: MethodCheckOptions): void => {
+  const fail = (field: string, message: string) => { throw new ConfigError({ field, message: `runMethodCheck: ${message}` }); };
+  if (!(Number.isInteger(o.V) && o.V >= 2 && Number.isInteger(o.L) && o.L >= 2)) fail("V", `V and L must be integers >= 2, got V=${o.V} L=${o.L}`);
+  if (o.V ** o.L > 300_000) fail("L", `V^L = ${o.V ** o.L} sequences is too many to enumerate exactly; keep V^L <= 300000 (e.g. V=5, L=5)`);
+  if (o.constraint !== "never" && o.constraint !== "even") fail("constraint", `constraint must be "never" or "even", got ${JSON.stringify(o.constraint)}`);
+  for (const k of ["nadoSamples", "nadoSteps", "qSamples", "ftSamples", "ftSteps", "iterations"] as const)
+    if (!(Number.isInteger(o[k]) && o[k] >= 1)) fail(k, `${k} must be an integer >= 1, got ${o[k]}`);
+  for (const k of ["temperature", "nadoLr", "ftLr"] as const) if (!(o[k] > 0)) fail(k, `${k} must be > 0, got ${o[k]}`);
+  for (const k of ["beta", "lambda"] as const) if (!(o[k] >= 0)) fail(k, `${k} must be >= 0, got ${o[k]}`);
 };
 
 export interface MethodCheck {
@@ -109,6 +122,7 @@ export const runMethodCheck = async (
   onProgress?: (phase: MethodCheckPhase, done: number, total: number) => void,
 ): Promise<MethodCheck> => {
   const o = { ...METHOD_CHECK_DEFAULTS, ...opts };
+  validateMethodCheck(o);
   const before = tf.memory().numTensors;
   const rng = makeRng(o.seed);
   const c = toyConstraint(o.constraint);

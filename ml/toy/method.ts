@@ -59,6 +59,10 @@ export interface ToyTrainOptions {
   onProgress?: (p: TrainProgress) => void;
 }
 
+/** The ML core's loop on one fixed full batch: constant lr, no weight decay (the toys are tables). */
+const trainFullBatch = (variables: Record<string, tf.Variable>, loss: () => tf.Scalar, o: ToyTrainOptions) =>
+  train({ variables, loss, batches: () => null, steps: o.steps, optimizer: { lr: o.lr, weightDecay: 0 }, schedule: { decay: "constant" }, onProgress: o.onProgress });
+
 /**
  * Train a tabular NADO on labelled samples of `base` (full batch: the toy's distinct sequences),
  * loss = BCE + β·consistency with the samples' weights. `init` warm-starts (copied, not mutated);
@@ -78,15 +82,7 @@ export const trainToyNado = async (base: PrefixTable, data: ToyLabelled, o: ToyT
     weights: tf.tensor1d(data.weights),
   };
   try {
-    await train({
-      variables: { table: nado.table, bias: nado.bias },
-      loss: () => nadoLoss({ ...batch, z: toyNadoForward(nado, rows) }, o.beta ?? 0.5).loss,
-      batches: () => null,
-      steps: o.steps,
-      optimizer: { lr: o.lr, weightDecay: 0 },
-      schedule: { decay: "constant" },
-      onProgress: o.onProgress,
-    });
+    await trainFullBatch({ table: nado.table, bias: nado.bias }, () => nadoLoss({ ...batch, z: toyNadoForward(nado, rows) }, o.beta ?? 0.5).loss, o);
   } finally {
     tf.dispose([rows, ...Object.values(batch)]);
   }
@@ -121,18 +117,10 @@ export const finetuneToy = async (
   const reg = o.regMask ?? new Float32Array(n).fill(1);
   const regMask = tf.tensor1d(Float32Array.from({ length: n * L }, (_, i) => reg[Math.floor(i / L)]));
   try {
-    await train({
-      variables: { logits: lm.logits },
-      loss: () => {
-        const logits = toyLMForward(lm, rows).reshape([n * L, V]) as tf.Tensor2D;
-        return regularisedLoss({ logits, targets, tokenMask, regMask, qLogProbs: o.qLogProbs }, o.lambda, ops().softmaxCrossEntropy).loss;
-      },
-      batches: () => null,
-      steps: o.steps,
-      optimizer: { lr: o.lr, weightDecay: 0 },
-      schedule: { decay: "constant" },
-      onProgress: o.onProgress,
-    });
+    await trainFullBatch({ logits: lm.logits }, () => {
+      const logits = toyLMForward(lm, rows).reshape([n * L, V]) as tf.Tensor2D;
+      return regularisedLoss({ logits, targets, tokenMask, regMask, qLogProbs: o.qLogProbs }, o.lambda, ops().softmaxCrossEntropy).loss;
+    }, o);
   } finally {
     tf.dispose([rows, targets, tokenMask, regMask]);
   }

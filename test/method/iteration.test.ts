@@ -66,3 +66,32 @@ test("finetuneRegularised: λ = 0 ignores snapshot and NADO; λ > 0 moves p_θ t
   // p(v) is already ~1/V, so 15 steps move it little); λ = 20 gives 0.0093 vs 0.0148.
   assert.ok(pBanned(r.model) < 0.8 * pBanned(a.model), `p(banned) plain ${pBanned(a.model)} vs regularised ${pBanned(r.model)}`);
 });
+
+test("bad options are ConfigErrors naming the field", async () => {
+  const nadoCfg = { body: { ...c, vocabSize: 32 } };
+  await assert.rejects(sampleAndLabel({ base, cfg: c, prompts, K: 0, temperature: 1, maxNewTokens: 4, eos: EOS, seed: 1, oracle }),
+    (e: { _tag: string; field: string }) => e._tag === "ConfigError" && e.field === "K");
+  await assert.rejects(trainNado({ base, baseCfg: c, nadoCfg: { body: c }, samples: [], steps: 1, batchSize: 1, lr: 1e-3, seed: 1 }),
+    (e: { _tag: string; field: string }) => e._tag === "ConfigError" && e.field === "samples");
+  const one = [{ prompt: [62], continuation: [1], label: 1, logp: 0, logq: 0 }];
+  await assert.rejects(trainNado({ base, baseCfg: c, nadoCfg, samples: one, steps: 1, batchSize: 1, lr: 1e-3, seed: 1 }),
+    (e: { _tag: string; message: string }) => e._tag === "ConfigError" && /vocabulary \(32\).*\(64\)/.test(e.message));
+  await assert.rejects(
+    finetuneRegularised({ model: base, cfg: c, snapshot: base, nado: initNado({ body: c }, 1, 0), nadoCfg: { body: c }, data: [{ ids: [1, 2], reg: true }], lambda: -1, steps: 1, batchSize: 1, lr: 1e-3, seed: 1 }),
+    (e: { _tag: string; field: string }) => e._tag === "ConfigError" && e.field === "lambda");
+});
+
+test("no tensors leak: trainNado keeps only the returned NADO's variables; finetuneRegularised and guided generation keep none", async () => {
+  const samples = await sampleAndLabel({ base, cfg: c, prompts: prompts.slice(0, 2), K: 2, temperature: 1, maxNewTokens: 4, eos: EOS, seed: 5, oracle });
+  const nadoCfg = { body: c };
+  const before = tf.memory().numTensors;
+  const { nado } = await trainNado({ base, baseCfg: c, nadoCfg, samples, steps: 2, batchSize: 4, lr: 1e-3, seed: 1 });
+  assert.equal(tf.memory().numTensors - before, Object.keys(nadoVariables(nado)).length);
+  const model = initLM(c, 2);
+  const mid = tf.memory().numTensors;
+  await finetuneRegularised({ model, cfg: c, snapshot: base, nado, nadoCfg, data: [{ ids: [62, 1, 2, 3], reg: true }], lambda: 1, steps: 2, batchSize: 2, lr: 1e-3, seed: 1 });
+  const { nadoLogitsProcessor } = await import("../../ml/nado/guided.ts");
+  const { generateIds } = await import("../../ml/generate.ts");
+  generateIds(base, c, [[1], [2, 3]], { maxNewTokens: 3, seed: 1, logitsProcessor: nadoLogitsProcessor(nado, nadoCfg) });
+  assert.equal(tf.memory().numTensors, mid);
+});

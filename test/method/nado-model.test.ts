@@ -49,3 +49,31 @@ test("NADO fed base hidden states: zero-initialised projection leaves z unchange
   });
   ids.dispose();
 });
+
+test("nadoLanguageModel: at init it scores exactly like the plain LM; with a non-constant NADO it scores log q (float64 check)", async () => {
+  const { trainTokenizer } = await import("../../ml/tokenizer.ts");
+  const { plainLanguageModel } = await import("../../ml/languageModel.ts");
+  const { nadoLanguageModel } = await import("../../ml/nado/guided.ts");
+  const tok = trainTokenizer(["the cat sat on the mat"], { vocabSize: 262 });
+  const cfg = { ...c, vocabSize: tok.vocabSize, contextLength: 32 };
+  const p = initLM(cfg, 8);
+  const reqs = [{ context: "the cat", continuation: " sat on" }, { context: "a", continuation: " mat" }];
+  const plain = await plainLanguageModel(p, cfg, tok).logLikelihood(reqs);
+  const nado = initNado({ body: cfg }, 9, 0.4);
+  const guided = await nadoLanguageModel(p, cfg, nado, { body: cfg }, tok).logLikelihood(reqs);
+  guided.forEach((g, i) => assert.ok(Math.abs(g.logprob - plain[i].logprob) < 1e-4, `${g.logprob} vs ${plain[i].logprob}`));
+  // A head bias that varies with v: log q(x_t|h) = log p(x_t|h) + log σ(b[x_t]) − log Σ_v p(v|h) σ(b[v]).
+  const b = Array.from({ length: cfg.vocabSize }, (_, v) => Math.sin(v));
+  nado.headB.assign(tf.tensor1d(b));
+  const [g] = await nadoLanguageModel(p, cfg, nado, { body: cfg }, tok).logLikelihood([reqs[0]]);
+  const ids = [...tok.encode(reqs[0].context, { bos: true }), ...tok.encode(reqs[0].continuation)];
+  const nCont = tok.encode(reqs[0].continuation).length;
+  const lp = tf.tidy(() => tf.logSoftmax(lmForward(p, cfg, tf.tensor2d([ids.slice(0, -1)], undefined, "int32")).logits).arraySync() as number[][][])[0];
+  const ls = (z: number) => -Math.log1p(Math.exp(-z));
+  let ref = 0;
+  for (let t = ids.length - 1 - nCont; t < ids.length - 1; t++) {
+    const norm = Math.log(lp[t].reduce((s, l, v) => s + Math.exp(l + ls(b[v])), 0));
+    ref += lp[t][ids[t + 1]] + ls(b[ids[t + 1]]) - norm;
+  }
+  assert.ok(Math.abs(g.logprob - ref) < 1e-4, `${g.logprob} vs ${ref}`);
+});

@@ -107,3 +107,8 @@ test("runMethodCheck leaves no tensors behind", async () => {
   await runMethodCheck({ nadoSamples: 2000, nadoSteps: 3, ftSteps: 3, qSamples: 100, ftSamples: 100, iterations: 2 });
   assert.equal(tf.memory().numTensors, before);
 });
+
+test("runMethodCheck rejects options it cannot enumerate with a ConfigError naming the field", async () => {
+  await assert.rejects(runMethodCheck({ V: 8, L: 7 }), (e: { _tag: string; field: string; message: string }) => e._tag === "ConfigError" && e.field === "L" && /V\^L/.test(e.message));
+  await assert.rejects(runMethodCheck({ lambda: -1 }), (e: { _tag: string; field: string }) => e._tag === "ConfigError" && e.field === "lambda");
+});
