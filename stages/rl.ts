@@ -6,7 +6,7 @@ import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
 import { ToxicityClassifier } from "../ml/classify.ts";
 import { mlStage, readJson } from "./common.ts";
-import { trainRL } from "../ml/rl.ts";
+import { oracleReward, trainRL } from "../ml/rl.ts";
 import { loadModel, saveModel, trainingFields } from "./models.ts";
 
 export const rl = defineStage({
@@ -39,7 +39,7 @@ export const rl = defineStage({
         const prompts = readJson<string[]>(inputs.mix, "prompts.json").map((p) => tok.encode(p, { bos: true }));
         await trainRL({
           policy: policy.params, reference: ref.params, config: policy.config, prompts,
-          reward: (completions) => clf.constraint(completions.map((c) => tok.decode(c)), params.mode),
+          reward: oracleReward(clf, (ids) => tok.decode([...ids]), params.mode),
           steps: params.steps, k: params.k, promptsPerStep: params.promptsPerStep, klCoef: params.klCoef, maxNewTokens: params.maxNewTokens,
           sampling: { temperature: params.temperature }, eos: tok.eos, optimizer: { lr: params.lr, weightDecay: params.weightDecay },
           clipNorm: params.clipNorm, seed: params.seed,
