@@ -2,13 +2,17 @@
 // fine-tuning). Plain arrays only: the loss closure turns them into tensors inside the training loop's
 // gradient scope, so a batch never owns a tensor.
 //
-//   sequence  = [BOS] ⊕ prompt ⊕ text ⊕ [EOS]             (prompt: context only, never a target)
+//   sequence  = [BOS] ⊕ prompt ⊕ text                      (prompt: context only, never a target)
 //   ids (B, T+1): a window of ≤ T+1 tokens, right-padded with PAD
-//   mask (B, T): 1 where target ids[:, t+1] is a text/EOS token of the window, 0 on prompt and padding
+//   mask (B, T): 1 where target ids[:, t+1] is a text token of the window, 0 on prompt and padding
 //   reg  (B, T): mask · [example is in D_reg]               (the regulariser's per-token selector)
 // Sequences longer than T+1 are cut to a window starting at a seeded random offset (a fresh window
 // each time the example is drawn), so long documents are covered over the steps; prompted examples
 // keep their last window (their targets are at the end).
+// No EOS is appended: every evaluation and sampler stops at EOS, and a model trained to end each short
+// statement with EOS answers a statement prompt (the ToxiGen protocol) with an empty continuation. As in
+// LM pretraining on a document stream, the models here never learn to stop; generation is capped by
+// maxNewTokens instead.
 import type { Tokenizer } from "./tokenizer.ts";
 import { deriveSeed, makeRng } from "./prng.ts";
 
@@ -38,7 +42,7 @@ export interface TokenBatch {
 export const encodeExamples = (tok: Tokenizer, examples: readonly TextExample[]): EncodedExample[] =>
   examples.map((e) => {
     const prompt = e.prompt ? tok.encode(e.prompt) : [];
-    return { ids: [tok.bos, ...prompt, ...tok.encode(e.text), tok.eos], targetFrom: 1 + prompt.length, regularise: e.regularise ?? false };
+    return { ids: [tok.bos, ...prompt, ...tok.encode(e.text)], targetFrom: 1 + prompt.length, regularise: e.regularise ?? false };
   });
 
 /**
