@@ -1,6 +1,13 @@
-// acft command-line entry point: the engine's CLI with this project's pipelines (and, later, extra commands).
+// acft command-line entry point: the engine's CLI with this project's pipelines, the `data` command
+// group and the global `--backend` flag.
 import { fileURLToPath } from "node:url";
 import { runCli } from "./engine/Cli.ts";
+import { backendOption, dataCommand } from "./commands.ts";
 import { pipelines } from "./pipelines/index.ts";
 
-process.exitCode = await runCli(process.argv.slice(2), { pipelines, defaultStore: fileURLToPath(new URL("./results", import.meta.url)) });
+process.exitCode = await runCli(process.argv.slice(2), {
+  pipelines,
+  commands: [dataCommand],
+  globalOptions: [backendOption],
+  defaultStore: fileURLToPath(new URL("./results", import.meta.url)),
+});

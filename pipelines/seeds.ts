@@ -1,0 +1,27 @@
+// `seeds`: the paper's Table 1 over several seeds (every model re-initialised and re-trained; the data
+// and the oracle are shared), reported as mean ± std in table `table1_seeds`.
+import { Schema } from "effect";
+import { definePipeline } from "../engine/Pipeline.ts";
+import { param } from "../engine/Params.ts";
+import { seedsTableStage } from "../stages/seedsTable.ts";
+import { studyParams } from "./params.ts";
+import { methods, paperTables, upstream } from "./study.ts";
+
+export const seeds = definePipeline({
+  name: "seeds",
+  description: "Table 1 over several seeds (mean ± std)",
+  params: Schema.Struct({
+    ...studyParams("small"),
+    seeds: param(Schema.NonEmptyArray(Schema.Int), [1, 2, 3], "the seeds"),
+  }),
+  build: (p, params) => {
+    const tables: Record<string, unknown> = {};
+    for (const seed of params.seeds) {
+      // Seed 1's ids are the paper pipeline's, so its results come from the cache after `acft run paper`.
+      const u = upstream(p, { ...params, seed, prefix: seed === params.seeds[0] && seed === 1 ? "" : `seed${seed}/` });
+      const { models } = methods(p, u, params.schedule);
+      tables[`seed${seed}`] = paperTables(p, u, models, { winrates: false }).table;
+    }
+    p.add(seedsTableStage(params.seeds), { id: "table1-seeds", inputs: tables as never });
+  },
+});

@@ -1,0 +1,177 @@
+// The paper's study as a graph (METHOD.md §4–§6), shared by the `paper`, `smoke`, `seeds` and
+// `ablations` pipelines. Instance ids name roles ("sft-model", "ours-ad-par/i2/finetune"); none equals
+// a stage name, so `--set finetune.lambda=0.3` reaches every instance of the `finetune` stage.
+import type { Builder, Ref } from "../engine/Pipeline.ts";
+import type { DirOutput, ValueOutput } from "../engine/Stage.ts";
+import { evalCommonsense } from "../stages/evalCommonsense.ts";
+import { evalJigsaw } from "../stages/evalJigsaw.ts";
+import { evalMmlu } from "../stages/evalMmlu.ts";
+import { evalPerplexity } from "../stages/evalPerplexity.ts";
+import { evalToxicity } from "../stages/evalToxicity.ts";
+import { filter } from "../stages/filter.ts";
+import { finetune } from "../stages/finetune.ts";
+import { guided } from "../stages/guided.ts";
+import { jigsawMix } from "../stages/jigsawMix.ts";
+import { jigsawTable } from "../stages/jigsawTable.ts";
+import { judge } from "../stages/judge.ts";
+import { mix } from "../stages/mix.ts";
+import { nado, nadoWarm } from "../stages/nado.ts";
+import { oracle } from "../stages/oracle.ts";
+import { pretrain } from "../stages/pretrain.ts";
+import { rl } from "../stages/rl.ts";
+import { sample } from "../stages/sample.ts";
+import { sft } from "../stages/sft.ts";
+import { synthetic } from "../stages/synthetic.ts";
+import { table1, METHODS, type Method } from "../stages/table1.ts";
+import { tokenizer } from "../stages/tokenizer.ts";
+import { winrates } from "../stages/winrates.ts";
+import type { Schedule } from "../stages/schedules.ts";
+import { SIZES, type SizeName, type StudySize } from "./sizes.ts";
+
+type Dir = Ref<DirOutput>;
+export interface StudyOptions {
+  readonly size: SizeName;
+  readonly seed: number;
+  /** "" = the synthetic world; else an external data dir in the layout of ../shared/datasets. */
+  readonly dataDir: string;
+  readonly schedule: Schedule;
+  /** Prefix of every instance id (the `seeds` pipeline runs one study per seed). */
+  readonly prefix?: string;
+}
+
+/** The shared upstream: data, mix, tokenizer, base LM, oracle. */
+export interface Upstream { readonly S: StudySize; readonly data: Dir; readonly mixed: Dir; readonly bpe: Dir; readonly base: Dir; readonly oracle: Dir; readonly id: (s: string) => string; readonly seed: number }
+
+export const upstream = (p: Builder, o: StudyOptions): Upstream => {
+  const S = SIZES[o.size];
+  const id = (s: string) => `${o.prefix ?? ""}${s}`;
+  // The data does not depend on the study seed: seeds vary the models, not the world.
+  const data = o.dataDir !== "" ? p.external(o.dataDir, { id: "data" }) : p.add(synthetic, { id: "data", params: S.synthetic });
+  const mixed = p.add(mix, { id: id("finetune-mix"), params: { seed: o.seed, ...S.mix }, inputs: { data } });
+  const bpe = p.add(tokenizer, { id: "bpe", params: S.tokenizer, inputs: { data } });
+  const base = p.add(pretrain, { id: id("base-lm"), params: { seed: o.seed, ...S.arch, ...S.pretrain }, inputs: { tokenizer: bpe, data } });
+  const orc = p.add(oracle, { id: "toxicity-oracle", params: S.oracle, inputs: { data } });
+  return { S, data, mixed, bpe, base, oracle: orc, id, seed: o.seed };
+};
+
+/** θ_0 → θ_I by the regularised iterations, wired sequentially or in parallel (METHOD.md §4). */
+export const iterate = (p: Builder, u: Upstream, o: { name: string; schedule: Schedule; adaptive: boolean; iterations: number; finetune?: Record<string, unknown> }) => {
+  const { S, id } = u;
+  const job = (i: number, j: string) => id(`${o.name}/i${i}/${j}`);
+  const sampleOf = (i: number, model: Dir) =>
+    p.add(sample, { id: job(i, "sample"), params: { seed: u.seed + i, ...S.sample }, inputs: { model, oracle: u.oracle, mix: u.mixed } });
+  const nadoOf = (i: number, base: Dir, samples: Dir, init?: Dir) => {
+    const params = { seed: u.seed + i, ...S.nado };
+    return init === undefined
+      ? p.add(nado, { id: job(i, "nado"), params, inputs: { base, samples } })
+      : p.add(nadoWarm, { id: job(i, "nado"), params, inputs: { base, samples, init } });
+  };
+  const ft = (i: number, model: Dir, phi: Dir) =>
+    p.add(finetune, { id: job(i, "finetune"), params: { seed: u.seed + i, adaptive: o.adaptive, ...S.finetune, ...o.finetune }, inputs: { model, nado: phi, mix: u.mixed } });
+  const thetas: Dir[] = [u.base];
+  const jobs: Record<string, Dir> = {};
+  // Iteration 1 is sequential in both schedules.
+  let S1 = sampleOf(1, u.base);
+  let phi = nadoOf(1, u.base, S1);
+  thetas.push(ft(1, u.base, phi));
+  Object.assign(jobs, { [`${o.schedule}_1_sample`]: S1, [`${o.schedule}_1_nado`]: phi, [`${o.schedule}_1_finetune`]: thetas[1] });
+  for (let i = 2; i <= o.iterations; i++) {
+    const prev = thetas[i - 1];
+    if (o.schedule === "sequential") {
+      S1 = sampleOf(i, prev);
+      phi = nadoOf(i, prev, S1, phi);
+      thetas.push(ft(i, prev, phi));
+      Object.assign(jobs, { [`sequential_${i}_sample`]: S1, [`sequential_${i}_nado`]: phi, [`sequential_${i}_finetune`]: thetas[i] });
+    } else {
+      // Parallel: every job of iteration i reads only iteration i−1's outputs — θ_i from (θ_{i−1}, φ_{i−1}),
+      // φ_i on S_{i−1} with base θ_{i−1}, S_i from θ_{i−1}; the last iteration needs only its fine-tune.
+      thetas.push(ft(i, prev, phi));
+      jobs[`parallel_${i}_finetune`] = thetas[i];
+      if (i < o.iterations) {
+        const nextPhi = nadoOf(i, prev, S1, phi);
+        S1 = sampleOf(i, prev);
+        phi = nextPhi;
+        Object.assign(jobs, { [`parallel_${i}_sample`]: S1, [`parallel_${i}_nado`]: phi });
+      }
+    }
+  }
+  return { thetas, phi1: jobs[`${o.schedule}_1_nado`], jobs };
+};
+
+export type Evals = { readonly Tox: Ref<ValueOutput>; readonly Mmlu: Ref<ValueOutput>; readonly Cs: Ref<ValueOutput>; readonly Ppl: Ref<ValueOutput> };
+
+/** The four Table-1 evaluations of one model (`full` = false: toxicity and perplexity only). */
+export const evaluate = (p: Builder, u: Upstream, name: string, model: Dir, full = true): Partial<Evals> => {
+  const { S, id } = u;
+  const ins = { model, data: u.data };
+  const out: Partial<Evals> = {
+    Tox: p.add(evalToxicity, { id: id(`eval/${name}/toxicity`), params: { seed: u.seed, ...S.evalToxicity }, inputs: { ...ins, oracle: u.oracle } }),
+    Ppl: p.add(evalPerplexity, { id: id(`eval/${name}/perplexity`), params: S.evalPerplexity, inputs: ins }),
+  };
+  if (!full) return out;
+  return {
+    ...out,
+    Mmlu: p.add(evalMmlu, { id: id(`eval/${name}/mmlu`), params: { seed: u.seed, ...S.evalMmlu }, inputs: ins }),
+    Cs: p.add(evalCommonsense, { id: id(`eval/${name}/commonsense`), params: { seed: u.seed, ...S.evalCommonsense }, inputs: ins }),
+  };
+};
+
+/** The seven models of Table 1 (METHOD.md §5). */
+export const methods = (p: Builder, u: Upstream, schedule: Schedule) => {
+  const { S, id } = u;
+  const sftParams = { seed: u.seed, ...S.finetune, steps: S.iterations * S.finetune.steps };
+  const sftModel = p.add(sft, { id: id("sft-model"), params: sftParams, inputs: { model: u.base, mix: u.mixed } });
+  const filtered = p.add(filter, { id: id("filtered-mix"), inputs: { mix: u.mixed, oracle: u.oracle } });
+  const filtration = p.add(sft, { id: id("filtration-model"), params: sftParams, inputs: { model: u.base, mix: filtered } });
+  const rlModel = p.add(rl, { id: id("rl-model"), params: { seed: u.seed, ...S.rl }, inputs: { model: sftModel, oracle: u.oracle, mix: u.mixed } });
+  const decSamples = p.add(sample, { id: id("nado-decoding/sample"), params: { seed: u.seed, ...S.sample }, inputs: { model: sftModel, oracle: u.oracle, mix: u.mixed } });
+  const decNado = p.add(nado, { id: id("nado-decoding/nado"), params: { seed: u.seed, ...S.nado }, inputs: { base: sftModel, samples: decSamples } });
+  const nadoModel = p.add(guided, { id: id("nado-decoding/model"), inputs: { model: sftModel, nado: decNado } });
+  const tag = schedule === "sequential" ? "seq" : "par";
+  const ours = iterate(p, u, { name: `ours-${tag}`, schedule, adaptive: false, iterations: S.iterations });
+  const oursAd = iterate(p, u, { name: `ours-ad-${tag}`, schedule, adaptive: true, iterations: S.iterations });
+  const models: Record<Method, Dir> = {
+    base: u.base, sft: sftModel, filtration, rl: rlModel, nado: nadoModel, ours: ours.thetas[S.iterations], oursAdaptive: oursAd.thetas[S.iterations],
+  };
+  return { models, oursAd, ours };
+};
+
+/** Table 1 and the win-rate matrix over the seven methods. */
+export const paperTables = (p: Builder, u: Upstream, models: Record<Method, Dir>, opts: { winrates: boolean; judge?: Dir }) => {
+  const evals = Object.fromEntries(METHODS.map(([m]) => [m, evaluate(p, u, m, models[m]) as Evals])) as Record<Method, Evals>;
+  const t1Inputs = Object.fromEntries(METHODS.flatMap(([m]) => (["Tox", "Mmlu", "Cs", "Ppl"] as const).map((k) => [`${m}${k}`, evals[m][k]])));
+  const table = p.add(table1, { id: u.id("table-1"), inputs: t1Inputs as never });
+  if (opts.winrates && opts.judge)
+    p.add(winrates, { id: u.id("win-rates"), inputs: { judge: opts.judge, ...Object.fromEntries(METHODS.map(([m]) => [m, evals[m].Tox])) } as never });
+  return { table, evals };
+};
+
+/** The Jigsaw table: base as a classifier, SFT / Ours on Jigsaw text, SFT as classifier. */
+export const jigsawStudy = (p: Builder, u: Upstream, phi1: Dir) => {
+  const { S, id } = u;
+  const { steps, batchSize, lr, maxExamples, testItems, prompts, maxChars } = S.jigsaw;
+  const split = { seed: u.seed, testItems, maxChars };
+  const text = p.add(jigsawMix, { id: id("jigsaw/mix-text"), params: { ...split, mode: "text", maxExamples }, inputs: { data: u.data } });
+  const cls = p.add(jigsawMix, { id: id("jigsaw/mix-classifier"), params: { ...split, mode: "classifier", maxExamples }, inputs: { data: u.data } });
+  const train = { seed: u.seed, steps, batchSize, lr };
+  const models = {
+    baseline: u.base,
+    sftText: p.add(sft, { id: id("jigsaw/sft-text"), params: train, inputs: { model: u.base, mix: text } }),
+    // Ours on Jigsaw: the regulariser's φ is the one trained on the base model's samples (iteration 1).
+    oursText: p.add(finetune, { id: id("jigsaw/ours-text"), params: { ...train, adaptive: false }, inputs: { model: u.base, nado: phi1, mix: text } }),
+    sftClassifier: p.add(sft, { id: id("jigsaw/sft-classifier"), params: train, inputs: { model: u.base, mix: cls } }),
+  };
+  const ev = Object.fromEntries(Object.entries(models).map(([k, model]) => [k,
+    p.add(evalJigsaw, { id: id(`jigsaw/eval/${k}`), params: { ...split, prompts }, inputs: { model, oracle: u.oracle, data: u.data } })]));
+  return p.add(jigsawTable, { id: id("jigsaw-table"), inputs: ev as never });
+};
+
+/** The whole paper: Table 1, win rates, Jigsaw. */
+export const buildStudy = (p: Builder, o: StudyOptions) => {
+  const u = upstream(p, o);
+  const judgeLm = p.add(judge, { id: "judge-lm", params: { seed: o.seed, ...u.S.judgeArch, ...u.S.judge }, inputs: { tokenizer: u.bpe, data: u.data } });
+  const { models, oursAd } = methods(p, u, o.schedule);
+  const tables = paperTables(p, u, models, { winrates: true, judge: judgeLm });
+  jigsawStudy(p, u, oursAd.phi1);
+  return { u, models, tables };
+};

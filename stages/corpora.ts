@@ -1,0 +1,75 @@
+// Data dir → the plain arrays the ML code takes. Every stage reads datasets through data/registry.ts;
+// this module only picks fields, maps record types onto ml/eval's item types, and takes seeded subsets.
+// Which dataset plays which role (METHOD.md §5–§6):
+//   general corpus  WikiText-2 train paragraphs            (fine-tuning mix, pretraining, judge)
+//   toxic domain    ToxiGen prompt-file statements          (fine-tuning mix: D_reg of the adaptive run)
+//   oracle labels   ToxiGen annotated (+ Jigsaw when present) (the toxicity classifier)
+//   eval prompts    SafeNLP toxiGen.json statements          (toxicity evaluation, win rates)
+import { Effect } from "effect";
+import { datasetPresent, loadDataset, type DatasetName, type DatasetRecords } from "../data/registry.ts";
+import { classifierExamples, generalExamples, toxicDomainExamples, toxicityPrompts } from "../data/corpora.ts";
+import type { ArcItem, LabelledText, MmluItem, PiqaItem, WinograndeItem } from "../ml/eval/types.ts";
+import { makeRng } from "../ml/prng.ts";
+
+const load = <K extends DatasetName>(name: K, dataDir: string): readonly DatasetRecords[K][] =>
+  Effect.runSync(loadDataset(name, dataDir)).records;
+
+/** Deterministic subset of at most n items (Fisher–Yates on a seeded PRNG), order preserved when n ≥ length. */
+export const subset = <A>(xs: readonly A[], n: number, seed: number): A[] => {
+  if (n >= xs.length) return [...xs];
+  const rng = makeRng(seed);
+  const idx = xs.map((_, i) => i);
+  for (let i = idx.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  return idx.slice(0, n).sort((a, b) => a - b).map((i) => xs[i]);
+};
+
+/** WikiText paragraphs of a split (headings and blank lines dropped, number tokenization undone). */
+export const generalParagraphs = (dataDir: string, split: "train" | "valid" | "test"): string[] =>
+  generalExamples(Effect.runSync(loadDataset("wikitext-2", dataDir)), split);
+
+/** Statements of the ToxiGen prompt files (hate and neutral alike: the toxic *domain*). */
+export const toxicDomainTexts = (dataDir: string): string[] =>
+  load("toxigen-prompts", dataDir).flatMap((p) => p.statements.map((s) => s.trim())).filter((s) => s.length > 0);
+
+/** Labelled texts for the oracle: ToxiGen annotated (toxic = mean human rating > 3) and Jigsaw `toxic`. */
+export const oracleTexts = (dataDir: string): LabelledText[] => {
+  if (!datasetPresent("toxigen-annotated", dataDir)) return datasetPresent("jigsaw", dataDir) ? jigsawItems(dataDir) : [];
+  const ds = Effect.runSync(loadDataset("toxigen-annotated", dataDir));
+  const label = (only: "toxic" | "benign") => toxicDomainExamples(ds, only).map((text) => ({ text, label: only === "toxic" ? 1 : 0 }));
+  return [...label("toxic"), ...label("benign"), ...(datasetPresent("jigsaw", dataDir) ? jigsawItems(dataDir) : [])];
+};
+
+export const jigsawItems = (dataDir: string): LabelledText[] => classifierExamples(Effect.runSync(loadDataset("jigsaw", dataDir)));
+
+/** Jigsaw split: a seeded held-out set of `testItems` (the classifier evaluation), the rest for fine-tuning. */
+export const jigsawSplit = (dataDir: string, testItems: number, seed: number): { train: LabelledText[]; test: LabelledText[] } => {
+  const all = jigsawItems(dataDir);
+  const test = new Set(subset(all.map((_, i) => i), testItems, seed));
+  return { train: all.filter((_, i) => !test.has(i)), test: all.filter((_, i) => test.has(i)) };
+};
+
+/** Toxicity-evaluation prompts: SafeNLP statements (Excel artefacts removed). */
+export const evalPrompts = (dataDir: string): string[] =>
+  toxicityPrompts(Effect.runSync(loadDataset("toxigen-safenlp", dataDir))).map((p) => p.text.replace(/_x000D_/g, "").trim()).filter((t) => t.length > 0);
+
+const LETTERS = ["A", "B", "C", "D"] as const;
+export const mmluItems = (dataDir: string): { dev: MmluItem[]; test: MmluItem[] } => {
+  const all = load("mmlu", dataDir).map((q) => ({ split: q.split, item: { subject: q.subject, question: q.question, choices: q.choices, answer: LETTERS.indexOf(q.answer) } }));
+  return { dev: all.filter((q) => q.split === "dev").map((q) => q.item), test: all.filter((q) => q.split === "test").map((q) => q.item) };
+};
+
+/** Commonsense tasks present in the data dir (the synthetic world has PIQA only). */
+export const commonsenseItems = (dataDir: string) => {
+  const arc = (name: "arc-easy" | "arc-challenge"): ArcItem[] | undefined =>
+    datasetPresent(name, dataDir)
+      ? load(name, dataDir).filter((a) => a.split === "test").map((a) => ({ question: a.question.stem, choices: a.question.choices, answerKey: a.answerKey }))
+      : undefined;
+  const piqa: PiqaItem[] | undefined = datasetPresent("piqa", dataDir) ? [...load("piqa", dataDir)] : undefined;
+  const winogrande: WinograndeItem[] | undefined = datasetPresent("winogrande", dataDir)
+    ? load("winogrande", dataDir).map((w) => ({ sentence: w.sentence, option1: w.option1, option2: w.option2, answer: Number(w.answer) }))
+    : undefined;
+  return { piqa, arcEasy: arc("arc-easy"), arcChallenge: arc("arc-challenge"), winogrande };
+};

@@ -1,0 +1,48 @@
+// Stage `mix`: the fine-tuning mix of METHOD.md §3 — toxic-domain statements (ToxiGen role) and general
+// paragraphs (WikiText role) in a given proportion by tokens, each example tagged with its domain
+// (the adaptive regulariser selects D_reg by that tag), plus the prompt set NADO sampling and RL use.
+// Output directory: train.jsonl ({text, domain}), prompts.json (string[]), summary.json.
+import { Schema } from "effect";
+import { param } from "../engine/Params.ts";
+import { defineStage, Output } from "../engine/Stage.ts";
+import { mixCorpora, type Domain } from "../data/mix.ts";
+import { syncStage, writeJson, writeJsonl } from "./common.ts";
+import { generalParagraphs, subset, toxicDomainTexts } from "./corpora.ts";
+
+/** Whitespace words as the token count: data/ must not depend on the tokenizer (trained later). */
+const words = (s: string): number => s.split(/\s+/).filter(Boolean).length;
+
+export const mix = defineStage({
+  name: "mix",
+  version: 1,
+  description: "domain-tagged fine-tuning mix (toxic + general) and the sampling prompts",
+  module: import.meta.url,
+  process: "inline", // light I/O: a forked worker would cost more than the work
+  params: Schema.Struct({
+    seed: param(Schema.Int, 1, "seed of the subset and the shuffle"),
+    toxicShare: param(Schema.Number.pipe(Schema.between(0, 1)), 0.5, "share of toxic-domain examples, by words (paper: equal)"),
+    maxWords: param(Schema.Int.pipe(Schema.positive()), 60_000, "total size of the mix in words"),
+    prompts: param(Schema.Int.pipe(Schema.positive()), 64, "prompts for NADO sampling and RL (toxic-domain prefixes)"),
+    promptWords: param(Schema.Int.pipe(Schema.positive()), 4, "words per prompt (prefix of a held-out toxic-domain statement)"),
+  }),
+  inputs: { data: Output.directory() },
+  output: Output.directory(),
+  run: ({ params, inputs, ctx }) =>
+    syncStage(() => {
+      const toxicAll = toxicDomainTexts(inputs.data);
+      // The prompt statements are held out of the mix: NADO and RL see prefixes the model was not fine-tuned on.
+      const promptSrc = subset(toxicAll.filter((s) => words(s) > params.promptWords), params.prompts, params.seed + 1);
+      const held = new Set(promptSrc);
+      const { examples } = mixCorpora(toxicAll.filter((s) => !held.has(s)), generalParagraphs(inputs.data, "train"), {
+        toxicShare: params.toxicShare, maxTokens: params.maxWords, countTokens: words, seed: params.seed,
+      });
+      const prompts = promptSrc.map((s) => s.split(/\s+/).slice(0, params.promptWords).join(" "));
+      writeJsonl(ctx.outDir, "train.jsonl", examples);
+      writeJson(ctx.outDir, "prompts.json", prompts);
+      const n = (d: Domain) => examples.filter((e) => e.domain === d).length;
+      writeJson(ctx.outDir, "summary.json", { examples: examples.length, toxic: n("toxic"), general: n("general"), prompts: prompts.length });
+      ctx.metric("examples", examples.length);
+      ctx.metric("toxic_examples", n("toxic"));
+      ctx.progress(1, 1, "mix");
+    }),
+});

@@ -1,0 +1,92 @@
+// The study graphs, planned without running anything: wiring of the schedules (METHOD.md §4), the
+// seven Table-1 rows, and what `--set finetune.lambda` touches.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { dependants, plan, type Plan, type PlanNode } from "../../engine/Graph.ts";
+import { ablations } from "../../pipelines/ablations.ts";
+import { paper } from "../../pipelines/paper.ts";
+import { seeds } from "../../pipelines/seeds.ts";
+import { smoke } from "../../pipelines/smoke.ts";
+
+type StageNode = Extract<PlanNode, { kind: "stage" }>;
+const node = (p: Plan, id: string): StageNode => {
+  const n = p.byId.get(id) ?? p.nodes.find((x) => x.aliases.includes(id));
+  assert.ok(n && n.kind === "stage", `instance ${id} is in the plan`);
+  return n as StageNode;
+};
+/** Transitive upstream ids of an instance. */
+const upstream = (p: Plan, id: string): Set<string> => {
+  const out = new Set<string>();
+  const walk = (i: string) => {
+    const n = p.byId.get(i);
+    if (n?.kind === "stage") for (const s of Object.values(n.inputs)) if (!out.has(s)) out.add(s), walk(s);
+  };
+  walk(id);
+  return out;
+};
+
+test("paper: seven Table-1 rows, each with four evaluations, and the three tables", () => {
+  const p = plan(paper);
+  const t1 = node(p, "table-1");
+  assert.equal(Object.keys(t1.inputs).length, 28);
+  for (const id of ["win-rates", "jigsaw-table", "judge-lm", "toxicity-oracle", "rl-model", "nado-decoding/model", "filtration-model"]) node(p, id);
+  // Ours rows: the final models of I = 3 iterations.
+  assert.equal(t1.inputs.oursAdaptiveTox, "eval/oursAdaptive/toxicity");
+  assert.equal(node(p, "eval/oursAdaptive/toxicity").inputs.model, "ours-ad-par/i3/finetune");
+  assert.equal(node(p, "ours-ad-par/i3/finetune").params.adaptive, true);
+  assert.equal(node(p, "ours-par/i3/finetune").params.adaptive, false);
+  // SFT trains for as many steps as the three iterations together.
+  assert.equal(node(p, "sft-model").params.steps, 3 * (node(p, "ours-ad-par/i1/finetune").params.steps as number));
+});
+
+test("parallel schedule: the jobs of iteration i read only iteration i−1's outputs", () => {
+  const p = plan(paper, { overrides: ["paper.schedule=parallel"] });
+  const ft3 = node(p, "ours-ad-par/i3/finetune");
+  assert.deepEqual(ft3.inputs.model, "ours-ad-par/i2/finetune");
+  assert.deepEqual(ft3.inputs.nado, "ours-ad-par/i2/nado");
+  const nado2 = node(p, "ours-ad-par/i2/nado");
+  assert.equal(nado2.stage.name, "nadoWarm");
+  assert.deepEqual({ base: nado2.inputs.base, init: nado2.inputs.init }, { base: "ours-ad-par/i1/finetune", init: "ours-par/i1/nado" });
+  // The three jobs of iteration 2 are mutually independent (the executor runs them concurrently).
+  const jobs = ["ours-ad-par/i2/finetune", "ours-ad-par/i2/nado", "ours-ad-par/i2/sample"].map((id) => node(p, id).id);
+  for (const a of jobs) for (const b of jobs) if (a !== b) assert.ok(!upstream(p, a).has(b), `${a} does not wait for ${b}`);
+  // Iteration 1 is shared by the adaptive and non-adaptive chains (deduplicated by the planner).
+  assert.equal(node(p, "ours-ad-par/i1/nado").id, node(p, "ours-par/i1/nado").id);
+});
+
+test("sequential schedule: sample → NADO → fine-tune within each iteration", () => {
+  const p = plan(paper, { overrides: ["paper.schedule=sequential"] });
+  const ft2 = node(p, "ours-ad-seq/i2/finetune");
+  assert.equal(ft2.inputs.nado, "ours-ad-seq/i2/nado");
+  assert.equal(node(p, "ours-ad-seq/i2/nado").inputs.samples, "ours-ad-seq/i2/sample");
+  assert.equal(node(p, "ours-ad-seq/i2/sample").inputs.model, "ours-ad-seq/i1/finetune");
+  assert.ok(upstream(p, "ours-ad-seq/i3/finetune").has("ours-ad-seq/i3/sample"));
+});
+
+test("--set finetune.lambda changes only the regularised fine-tunes' params (and so their dependants)", () => {
+  const a = plan(smoke), b = plan(smoke, { overrides: ["finetune.lambda=0.3"] });
+  const changed = a.nodes.filter((n) => n.kind === "stage" && JSON.stringify(n.paramsEncoded) !== JSON.stringify((b.byId.get(n.id) as StageNode).paramsEncoded));
+  assert.ok(changed.length > 0);
+  assert.deepEqual([...new Set(changed.map((n) => (n as StageNode).stage.name))], ["finetune"]);
+  const affected = new Set(changed.flatMap((n) => [n.id, ...dependants(a, n.id)]));
+  for (const id of ["sft-model", "rl-model", "base-lm", "toxicity-oracle", "nado-decoding/model", "eval/sft/toxicity"]) assert.ok(!affected.has(node(a, id).id), `${id} is untouched`);
+  for (const id of ["eval/oursAdaptive/toxicity", "table-1", "schedules-table", "jigsaw-table"]) assert.ok(affected.has(node(a, id).id), `${id} reruns`);
+});
+
+test("ablations and seeds plan: the schedules table, the sweeps, one Table 1 per seed", () => {
+  const ab = plan(ablations);
+  const sched = node(ab, "schedules-table");
+  assert.ok(Object.keys(sched.inputs).includes("sequential_3_finetune") && Object.keys(sched.inputs).includes("parallel_3_finetune"));
+  assert.equal(Object.keys(node(ab, "lambda_sweep-table").inputs).length, 10);
+  const lambdas = ab.nodes.filter((n) => n.kind === "stage" && n.stage.name === "finetune" && n.id.endsWith("/i3/finetune")).map((n) => (n as StageNode).params.lambda);
+  assert.deepEqual([...new Set(lambdas)].sort(), [0, 0.1, 0.3, 1, 3]);
+  const s = plan(seeds, { overrides: ["seeds.seeds=[1,2]"] });
+  assert.deepEqual(Object.keys(node(s, "table1-seeds").inputs).sort(), ["seed1", "seed2"]);
+  assert.equal(node(s, "seed2/base-lm").params.seed, 2);
+});
+
+test("a data dir replaces the synthetic world with an external input", () => {
+  const p = plan(paper, { overrides: ["paper.dataDir=/tmp/some-data"] });
+  assert.equal(p.byId.get("data")?.kind, "external");
+  assert.equal(plan(paper).byId.get("data")?.kind, "stage");
+});
