@@ -18,6 +18,14 @@ export class AcftBackend extends MathBackendCPU {
   private readonly pool = new Map<number, Float32Array[]>();
   private pooledBytes = 0;
 
+  constructor() {
+    super();
+    // MathBackendCPU prints "install our node backend … to speed things up" on its first write. On
+    // this backend the hot kernels are already native, and the banner repeated in every forked
+    // stage's log, so it is switched off here (the stock cpu backend keeps it).
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+
   /** A Float32Array of length n for a kernel output; contents are arbitrary (kernels overwrite all). */
   alloc(n: number): Float32Array {
     const free = this.pool.get(n);
