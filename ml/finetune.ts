@@ -101,6 +101,34 @@ export interface FinetuneRegularisedOptions extends RunOptions {
   alpha?: number;
 }
 
+/** The frozen side of the regulariser: θ̄ and φ give q_t ∝ p_θ̄(v | x_<t) · R_φ(x_<t ⊕ v)^α. */
+export interface RegulariserGuide {
+  snapshot: LMParams;
+  snapshotCfg: LMConfig;
+  nado: NadoParams;
+  nadoCfg: NadoConfig;
+  alpha: number;
+}
+
+/**
+ * One batch of the regularised objective for model θ: inputs (B, T) int32; targets, tokenMask and
+ * regMask over the N = B·T positions. q_t is built from the guide only when λ > 0 (at λ = 0 the
+ * snapshot and NADO never run). Call inside the training loop's tape.
+ */
+export const regularisedBatchLoss = (
+  model: { params: LMParams; cfg: LMConfig; training: boolean; seed: number },
+  guide: RegulariserGuide,
+  b: { inputs: tf.Tensor2D; targets: tf.Tensor1D; tokenMask: tf.Tensor1D; regMask: tf.Tensor1D },
+  lambda: number,
+): tf.Scalar => {
+  const N = b.targets.shape[0];
+  const logits = lmForward(model.params, model.cfg, b.inputs, { training: model.training, seed: model.seed }).logits.reshape([N, -1]) as tf.Tensor2D;
+  const qLogProbs = lambda === 0 ? undefined
+    : (guidedLogProbs(lmForward(guide.snapshot, guide.snapshotCfg, b.inputs).logits, nadoForward(guide.nado, guide.nadoCfg, b.inputs), guide.alpha)
+        .reshape([N, -1]) as tf.Tensor2D);
+  return regularisedLoss({ ...b, logits, qLogProbs }, lambda, ops().softmaxCrossEntropy).loss;
+};
+
 /** Right-padded batch: inputs (B, T), targets (B·T), tokenMask and regMask (B·T). */
 const finetuneBatch = (ex: FinetuneExample[], pad: number) => {
   const T = Math.max(...ex.map((e) => e.ids.length)) - 1;
@@ -126,15 +154,13 @@ export const finetuneRegularised = async (o: FinetuneRegularisedOptions): Promis
   return train({
     variables: lmVariables(o.model),
     batches: (step, micro) => finetuneBatch(draw(step, micro), pad),
-    loss: (b, ctx) => {
-      const inputs = tf.tensor2d(b.inputs, undefined, "int32");
-      const N = b.targets.length;
-      const logits = lmForward(o.model, o.cfg, inputs, { training: true, seed: ctx.seed }).logits.reshape([N, -1]) as tf.Tensor2D;
-      const qLogProbs = o.lambda === 0 ? undefined
-        : (guidedLogProbs(lmForward(o.snapshot, o.cfg, inputs).logits, nadoForward(o.nado, o.nadoCfg, inputs), o.alpha ?? 1).reshape([N, -1]) as tf.Tensor2D);
-      const batch = { logits, targets: tf.tensor1d(b.targets, "int32"), tokenMask: tf.tensor1d(b.tokenMask), regMask: tf.tensor1d(b.regMask), qLogProbs };
-      return regularisedLoss(batch, o.lambda, ops().softmaxCrossEntropy).loss;
-    },
+    loss: (b, ctx) =>
+      regularisedBatchLoss(
+        { params: o.model, cfg: o.cfg, training: true, seed: ctx.seed },
+        { snapshot: o.snapshot, snapshotCfg: o.cfg, nado: o.nado, nadoCfg: o.nadoCfg, alpha: o.alpha ?? 1 },
+        { inputs: tf.tensor2d(b.inputs, undefined, "int32"), targets: tf.tensor1d(b.targets, "int32"), tokenMask: tf.tensor1d(b.tokenMask), regMask: tf.tensor1d(b.regMask) },
+        o.lambda,
+      ),
     ...transformerTrainSettings(o.steps, o.lr),
     seed: o.seed,
     onProgress: o.onProgress,

@@ -11,14 +11,12 @@ import { loadCheckpoint, loadLM, saveCheckpoint, saveLM } from "../ml/checkpoint
 import { plainLanguageModel } from "../ml/languageModel.ts";
 import type { EvalLanguageModel } from "../ml/eval/types.ts";
 import { lmTokenScorer, type TokenScorer } from "../ml/eval/perplexity.ts";
-import { assignVariables, disposeParams, initLM, lmForward, lmLoss, lmVariables, type LMConfig, type LMParams } from "../ml/lm.ts";
-import { regularisedLoss } from "../ml/finetune.ts";
+import { assignVariables, disposeParams, initLM, lmLoss, lmVariables, type LMConfig, type LMParams } from "../ml/lm.ts";
+import { regularisedBatchLoss } from "../ml/finetune.ts";
 import { nadoLanguageModel } from "../ml/nado/guided.ts";
-import { guidedLogProbs } from "../ml/nado/losses.ts";
-import { initNado, nadoForward, nadoVariables, type NadoConfig, type NadoParams } from "../ml/nado/model.ts";
+import { initNado, nadoVariables, type NadoConfig, type NadoParams } from "../ml/nado/model.ts";
 import { guidedTokenLogProbs } from "../ml/nado/score.ts";
 import { CheckpointError } from "../ml/errors.ts";
-import { ops } from "../ml/ops.ts";
 import { Tokenizer, trainTokenizer } from "../ml/tokenizer.ts";
 import { train, type TrainProgress } from "../ml/train.ts";
 import * as tf from "@tensorflow/tfjs";
@@ -187,8 +185,8 @@ export const loadNado = async (dir: string): Promise<Nado> => {
 
 /**
  * The regulariser of METHOD.md §3 for trainLM: q_t = guidedLogProbs(θ̄'s logits, φ's z, α) from the
- * frozen snapshot and the NADO model; loss = regularisedLoss (ml/finetune.ts). The same closure as
- * finetuneRegularised's, on trainLM's batches (random windows, prompt masks) so that SFT and the
+ * frozen snapshot and the NADO model; loss = regularisedBatchLoss (ml/finetune.ts), the function
+ * finetuneRegularised uses too, on trainLM's batches (random windows, prompt masks) so that SFT and the
  * regularised runs see identical data.
  */
 const makeRegulariser = async (m: Model, r: { snapshot: string; nado: string; alpha: number }) => {
@@ -197,11 +195,17 @@ const makeRegulariser = async (m: Model, r: { snapshot: string; nado: string; al
   return {
     loss: (b: TokenBatch, ids: tf.Tensor2D, mask: tf.Tensor2D, seed: number, lambda: number): tf.Scalar => {
       const N = b.B * b.T;
-      const inputs = ids.slice([0, 0], [b.B, b.T]) as tf.Tensor2D;
-      const targets = ids.slice([0, 1], [b.B, b.T]).reshape([N]) as tf.Tensor1D;
-      const logits = lmForward(m.params, m.config, inputs, { training: m.config.dropout > 0, seed }).logits.reshape([N, -1]) as tf.Tensor2D;
-      const qLogProbs = guidedLogProbs(lmForward(snap.params, snap.config, inputs).logits, nadoForward(nado.params, nado.cfg, inputs), r.alpha).reshape([N, -1]) as tf.Tensor2D;
-      return regularisedLoss({ logits, targets, tokenMask: mask.reshape([N]) as tf.Tensor1D, regMask: tf.tensor1d(b.reg), qLogProbs }, lambda, ops().softmaxCrossEntropy).loss;
+      return regularisedBatchLoss(
+        { params: m.params, cfg: m.config, training: m.config.dropout > 0, seed },
+        { snapshot: snap.params, snapshotCfg: snap.config, nado: nado.params, nadoCfg: nado.cfg, alpha: r.alpha },
+        {
+          inputs: ids.slice([0, 0], [b.B, b.T]) as tf.Tensor2D,
+          targets: ids.slice([0, 1], [b.B, b.T]).reshape([N]) as tf.Tensor1D,
+          tokenMask: mask.reshape([N]) as tf.Tensor1D,
+          regMask: tf.tensor1d(b.reg),
+        },
+        lambda,
+      );
     },
     dispose: () => {
       snap.dispose();
