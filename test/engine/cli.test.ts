@@ -32,6 +32,18 @@ test("run --json prints one JSON object with each instance's id, stage, status a
   assert.deepEqual(st.json().instances.map((i: any) => i.status), ["stale", "cached", "stale", "stale", "stale", "stale", "stale"]);
 });
 
+test("run --only runs just the matching instances and their inputs", async () => {
+  const store = tempDir();
+  const r = await cli(["run", "chain", "--store", store, "--json", "--only", "par"]);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(r.json().instances.map((i: any) => [i.id, i.status]), [["a", "ran"], ["b", "ran"], ["sum", "ran"], ["par", "ran"]]);
+  const all = await cli(["run", "chain", "--store", store, "--json"]);
+  assert.deepEqual(all.json().instances.map((i: any) => i.status), ["cached", "cached", "cached", "cached", "ran", "ran", "ran"]);
+  const bad = await cli(["status", "chain", "--store", store, "--only", "zz"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--only zz: no instance of chain matches/);
+});
+
 test("status --explain says which param changed; --dry-run runs nothing", async () => {
   const store = tempDir();
   await cli(["run", "chain", "--store", store]);
