@@ -158,11 +158,29 @@ const runsCommand: Command = {
   },
 };
 
+/** Columns every stored table row carries for provenance (RunStore): long hashes, unreadable in a table. */
+const PROVENANCE = ["run_id", "instance_id", "cache_key", "source_keys"];
+
+/**
+ * A table as Markdown for people: numbers to 3 decimals and, unless `all`, the provenance columns moved to one
+ * line under the table (the CSV, JSON and SQLite rows keep every column).
+ */
+const readableMarkdown = (t: aq.ColumnTable, all: boolean): string => {
+  const names = t.columnNames();
+  const prov = all ? [] : names.filter((c) => PROVENANCE.includes(c));
+  const body = t.toMarkdown({ columns: names.filter((c) => !prov.includes(c)), maxdigits: 3 });
+  if (prov.length === 0 || t.numRows() === 0) return body + "\n";
+  const first = t.objects({ limit: 1 })[0] as Record<string, unknown>;
+  const key = (v: unknown) => String(v ?? "").slice(0, 12);
+  const runs = [...new Set(t.array("run_id") as unknown[])].join(", ");
+  return `${body}\n_run ${runs} · instance ${String(first.instance_id ?? "")} · key ${key(first.cache_key)}… (\`--provenance\` or the CSV for every row's input keys)_\n`;
+};
+
 const tablesCommand: Command = {
   name: "tables",
   summary: "print result tables and export them to <store>/tables/<name>.md|.csv",
-  usage: "acft tables [--format md|csv|json]",
-  options: { format: { type: "string" } },
+  usage: "acft tables [--format md|csv|json] [--provenance]",
+  options: { format: { type: "string" }, provenance: { type: "boolean" } },
   run: async (ctx) => {
     const f = (ctx.values.format as string | undefined) ?? (ctx.json ? "json" : "md");
     if (!["md", "csv", "json"].includes(f)) throw new UsageError({ message: `--format ${f}: expected md, csv or json` });
@@ -171,9 +189,10 @@ const tablesCommand: Command = {
     mkdirSync(dir, { recursive: true });
     for (const [name, rows] of Object.entries(tables)) {
       const t = aq.from(rows);
-      writeFileSync(join(dir, `${name}.md`), t.toMarkdown() + "\n");
+      const md = readableMarkdown(t, Boolean(ctx.values.provenance));
+      writeFileSync(join(dir, `${name}.md`), md);
       writeFileSync(join(dir, `${name}.csv`), t.toCSV() + "\n");
-      if (f === "md") ctx.out(`## ${name}\n\n${t.toMarkdown()}\n`);
+      if (f === "md") ctx.out(`## ${name}\n\n${md}\n`);
       if (f === "csv") ctx.out(`# ${name}\n${t.toCSV()}\n`);
     }
     if (f === "json") ctx.out(JSON.stringify(tables) + "\n");

@@ -68,8 +68,13 @@ test("tables: SQLite rows with provenance, exported as md and csv, --format json
   assert.equal(rows[0].run_id, 1);
   assert.match(rows[0].cache_key, /^[0-9a-f]{64}$/);
   assert.match(JSON.parse(rows[0].source_keys).x, /^[0-9a-f]{64}$/);
-  assert.match(readFileSync(join(store, "tables", "doubled.md"), "utf8"), /\|method\|value\|run_id/);
-  assert.match(readFileSync(join(store, "tables", "doubled.csv"), "utf8"), /^method,value,run_id/);
+  // Markdown is for people: provenance moves to a line under the table; CSV keeps every column.
+  const md = readFileSync(join(store, "tables", "doubled.md"), "utf8");
+  assert.match(md, /^\|method\|value\|\n/);
+  assert.match(md, new RegExp(`_run 1 · instance dbl · key ${rows[0].cache_key.slice(0, 12)}…`));
+  assert.match(readFileSync(join(store, "tables", "doubled.csv"), "utf8"), /^method,value,run_id,instance_id,cache_key,source_keys/);
+  const full = await cli(["tables", "--store", store, "--provenance"]);
+  assert.match(full.out, /\|method\|value\|run_id\|instance_id\|cache_key\|source_keys\|/);
 });
 
 test("dag prints text and Mermaid", async () => {
