@@ -157,3 +157,28 @@ test("nadoLoss (BCE + β·consistency KL, weighted, masked) = float64 formula wi
   for (const k of ["loss", "bce", "consistency"] as const) assert.ok(Math.abs(vals[k] - ref[k]) < 1e-5, `${k}: ${vals[k]} vs ${ref[k]}`);
   tf.dispose(Object.values(args));
 });
+
+test("nadoLoss gradient in z = central differences of the float64 formula (fused childMass / pickLast)", () => {
+  const B = 3, T = 5, V = 6, beta = 0.7;
+  const z = randn(B * T * V, 2);
+  const lpRaw = randn(B * T * V);
+  const lp = new Float32Array(B * T * V);
+  for (let r = 0; r < B * T; r++) logSoftmax64(lpRaw.subarray(r * V, (r + 1) * V)).forEach((l, v) => (lp[r * V + v] = l));
+  const tg = Int32Array.from({ length: B * T }, () => Math.floor(rng.next() * V));
+  const mask = Float32Array.from({ length: B * T }, (_, i) => (i % T === 0 ? 0 : 1));
+  const c = Float32Array.of(1, 0, 0.4);
+  const w = Float32Array.of(0.5, 0.2, 0.3);
+  const fixed = { targets: tf.tensor2d(tg, [B, T], "int32"), mask: tf.tensor2d(mask, [B, T]), labels: tf.tensor1d(c), weights: tf.tensor1d(w) };
+  const before = tf.memory().numTensors;
+  // Only z is differentiated: logp is the frozen base's (off the simplex, 1 − Σ p σ(z) and Σ p σ(−z) differ).
+  const logp = tf.tensor3d(lp, [B, T, V]);
+  const gz = tf.tidy(() => tf.grad((zz: tf.Tensor) => nadoLoss({ ...fixed, z: zz as tf.Tensor3D, logp }, beta).loss)(tf.tensor3d(z, [B, T, V])).dataSync());
+  assert.equal(tf.memory().numTensors, before + 1);
+  const at = (x: Float32Array, i: number, d: number) => { const y = Float32Array.from(x); y[i] += d; return y; };
+  const eps = 1e-3;
+  for (let i = 0; i < B * T * V; i++) {
+    const fz = (nadoLoss64(at(z, i, eps), lp, tg, mask, c, w, B, T, V, beta).loss - nadoLoss64(at(z, i, -eps), lp, tg, mask, c, w, B, T, V, beta).loss) / (2 * eps);
+    assert.ok(Math.abs(gz[i] - fz) < 2e-4, `dz[${i}] ${gz[i]} vs ${fz}`);
+  }
+  tf.dispose([logp, ...Object.values(fixed)]);
+});
