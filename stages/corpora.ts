@@ -30,9 +30,15 @@ export const subset = <A>(xs: readonly A[], n: number, seed: number): A[] => {
 export const generalParagraphs = (dataDir: string, split: "train" | "valid" | "test"): string[] =>
   generalExamples(Effect.runSync(loadDataset("wikitext-2", dataDir)), split);
 
+/** The lists of the ToxiGen prompt files — each line is a list of statements of one kind (hate or neutral). */
+export const toxicDomainLists = (dataDir: string): string[][] =>
+  load("toxigen-prompts", dataDir).map((p) => p.statements.map((s) => s.trim()).filter((s) => s.length > 0)).filter((l) => l.length > 0);
+
 /** Statements of the ToxiGen prompt files (hate and neutral alike: the toxic *domain*). */
-export const toxicDomainTexts = (dataDir: string): string[] =>
-  load("toxigen-prompts", dataDir).flatMap((p) => p.statements.map((s) => s.trim())).filter((s) => s.length > 0);
+export const toxicDomainTexts = (dataDir: string): string[] => toxicDomainLists(dataDir).flat();
+
+/** Statements of one list joined as a document: one statement per line, as the prompt files list them. */
+export const STATEMENT_SEP = "\n";
 
 /** Labelled texts for the oracle: ToxiGen annotated (toxic = mean human rating > 3) and Jigsaw `toxic`. */
 export const oracleTexts = (dataDir: string): LabelledText[] => {
