@@ -58,8 +58,13 @@ export const sampleAndLabel = async (o: SampleAndLabelOptions): Promise<NadoSamp
   check(Number.isInteger(o.K) && o.K >= 1, "K", `sampleAndLabel: K (continuations per prompt) must be an integer >= 1, got ${o.K}`);
   check(o.temperature > 0, "temperature", `sampleAndLabel: temperature must be > 0 (importance weights need a proper density), got ${o.temperature}`);
   check(o.prompts.length > 0, "prompts", "sampleAndLabel: no prompts given; pass at least one (BOS-prefixed) prompt");
+  check(Number.isInteger(o.maxNewTokens) && o.maxNewTokens >= 1 && o.maxNewTokens < o.cfg.contextLength, "maxNewTokens",
+    `sampleAndLabel: maxNewTokens must be an integer in [1, contextLength ${o.cfg.contextLength}), got ${o.maxNewTokens}`);
   const bs = o.batchSize ?? 32;
-  const jobs = o.prompts.flatMap((p) => Array.from({ length: o.K }, () => p));
+  // A prompt keeps its last (contextLength − maxNewTokens) tokens, as generateIds does, so that the stored
+  // sample (prompt ⊕ continuation) fits the context when it is scored here and when the NADO trains on it.
+  const room = o.cfg.contextLength - o.maxNewTokens;
+  const jobs = o.prompts.flatMap((p) => Array.from({ length: o.K }, () => p.slice(-room)));
   const out: NadoSample[] = [];
   for (let i = 0; i < jobs.length; i += bs) {
     const prompts = jobs.slice(i, i + bs);

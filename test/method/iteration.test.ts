@@ -95,3 +95,17 @@ test("no tensors leak: trainNado keeps only the returned NADO's variables; finet
   generateIds(base, c, [[1], [2, 3]], { maxNewTokens: 3, seed: 1, logitsProcessor: nadoLogitsProcessor(nado, nadoCfg) });
   assert.equal(tf.memory().numTensors, mid);
 });
+
+test("sampleAndLabel keeps a long prompt's last contextLength − maxNewTokens tokens, so samples fit the context", async () => {
+  const long = [62, ...Array.from({ length: c.contextLength + 5 }, (_, i) => 1 + (i % 40))];
+  const maxNewTokens = 6;
+  const s = await sampleAndLabel({ base, cfg: c, prompts: [long], K: 2, temperature: 1, maxNewTokens, eos: EOS, padId: 0, seed: 3, oracle });
+  assert.equal(s.length, 2);
+  for (const x of s) {
+    assert.deepEqual(x.prompt, long.slice(-(c.contextLength - maxNewTokens)));
+    assert.ok(x.prompt.length + x.continuation.length <= c.contextLength);
+    assert.ok(Number.isFinite(x.logp) && Number.isFinite(x.logq));
+  }
+  await assert.rejects(() => sampleAndLabel({ base, cfg: c, prompts: [long], K: 1, temperature: 1, maxNewTokens: c.contextLength, eos: EOS, padId: 0, seed: 3, oracle }),
+    (e: any) => e._tag === "ConfigError" && /maxNewTokens must be an integer in \[1, contextLength/.test(e.message));
+});
