@@ -3,7 +3,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import * as aq from "arquero";
 import { dagMermaid, dagText } from "./Dag.ts";
 import { isEngineError, UnknownPipeline, UsageError } from "./Errors.ts";
 import { gc } from "./Gc.ts";
@@ -167,6 +166,7 @@ const tablesCommand: Command = {
     const f = (ctx.values.format as string | undefined) ?? (ctx.json ? "json" : "md");
     if (!["md", "csv", "json"].includes(f)) throw new UsageError({ message: `--format ${f}: expected md, csv or json` });
     const tables = ctx.engine().db.tables();
+    const aq = await import("arquero"); // only here: loading it costs ~0.1 s of every start-up
     const dir = join(ctx.root, "tables");
     mkdirSync(dir, { recursive: true });
     for (const [name, rows] of Object.entries(tables)) {
