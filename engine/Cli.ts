@@ -6,7 +6,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { dagMermaid, dagText } from "./Dag.ts";
 import { isEngineError, UnknownPipeline, UsageError } from "./Errors.ts";
 import { gc } from "./Gc.ts";
-import { plan, type Plan } from "./Graph.ts";
+import { plan, restrict, type Plan } from "./Graph.ts";
 import type { AnyPipeline } from "./Pipeline.ts";
 import { formatSeconds, makeDisplay } from "./Progress.ts";
 import { Engine } from "./Runner.ts";
@@ -61,7 +61,7 @@ export interface CliConfig {
 
 const GLOBAL: Options = { store: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } };
 /** Flags that plan a pipeline; the shortcuts map to pipeline params (`--data-dir D` = `--set <pipeline>.dataDir=D`). */
-const PLANNING: Options = { set: { type: "string", multiple: true }, "data-dir": { type: "string" }, seed: { type: "string" }, size: { type: "string" } };
+const PLANNING: Options = { set: { type: "string", multiple: true }, only: { type: "string", multiple: true }, "data-dir": { type: "string" }, seed: { type: "string" }, size: { type: "string" } };
 const SHORTCUTS: Record<string, string> = { "data-dir": "dataDir", seed: "seed", size: "size" };
 
 const pipelineArg = (ctx: CommandContext, cmd: string): string => {
@@ -80,7 +80,7 @@ const intFlag = (v: unknown, flag: string, min: number): number | undefined => {
 const runCommand: Command = {
   name: "run",
   summary: "run a pipeline, reusing cached results",
-  usage: "acft run <pipeline> [--set k=v]... [--jobs N] [--keep-going] [--dry-run] [--lock-timeout S] [--verbose] [--json]",
+  usage: "acft run <pipeline> [--set k=v]... [--only GLOB]... [--jobs N] [--keep-going] [--dry-run] [--lock-timeout S] [--verbose] [--json]",
   options: { ...PLANNING, jobs: { type: "string", short: "j" }, "keep-going": { type: "boolean" }, "dry-run": { type: "boolean" },
     "lock-timeout": { type: "string" }, verbose: { type: "boolean", short: "v" } },
   run: async (ctx) => {
@@ -124,7 +124,7 @@ const printStatus = (ctx: CommandContext, engine: Engine, p: Plan, explainAll: b
 const statusCommand: Command = {
   name: "status",
   summary: "show which instances are cached or stale (--explain: why)",
-  usage: "acft status <pipeline> [--set k=v]... [--explain] [--json]",
+  usage: "acft status <pipeline> [--set k=v]... [--only GLOB]... [--explain] [--json]",
   options: { ...PLANNING, explain: { type: "boolean" } },
   run: async (ctx) => printStatus(ctx, ctx.engine(), ctx.plan(pipelineArg(ctx, "status")), Boolean(ctx.values.explain)),
 };
@@ -132,7 +132,7 @@ const statusCommand: Command = {
 const dagCommand: Command = {
   name: "dag",
   summary: "print a pipeline's instance graph (text or Mermaid)",
-  usage: "acft dag <pipeline> [--set k=v]... [--format text|mermaid]",
+  usage: "acft dag <pipeline> [--set k=v]... [--only GLOB]... [--format text|mermaid]",
   options: { ...PLANNING, format: { type: "string" } },
   run: async (ctx) => {
     const f = (ctx.values.format as string | undefined) ?? "text";
@@ -157,11 +157,29 @@ const runsCommand: Command = {
   },
 };
 
+/** Columns every stored table row carries for provenance (RunStore): long hashes, unreadable in a table. */
+const PROVENANCE = ["run_id", "instance_id", "cache_key", "source_keys"];
+
+/**
+ * A table as Markdown for people: numbers to 3 decimals and, unless `all`, the provenance columns moved to one
+ * line under the table (the CSV, JSON and SQLite rows keep every column).
+ */
+const readableMarkdown = (t: aq.ColumnTable, all: boolean): string => {
+  const names = t.columnNames();
+  const prov = all ? [] : names.filter((c) => PROVENANCE.includes(c));
+  const body = t.toMarkdown({ columns: names.filter((c) => !prov.includes(c)), maxdigits: 3 });
+  if (prov.length === 0 || t.numRows() === 0) return body + "\n";
+  const first = t.objects({ limit: 1 })[0] as Record<string, unknown>;
+  const key = (v: unknown) => String(v ?? "").slice(0, 12);
+  const runs = [...new Set(t.array("run_id") as unknown[])].join(", ");
+  return `${body}\n_run ${runs} · instance ${String(first.instance_id ?? "")} · key ${key(first.cache_key)}… (\`--provenance\` or the CSV for every row's input keys)_\n`;
+};
+
 const tablesCommand: Command = {
   name: "tables",
   summary: "print result tables and export them to <store>/tables/<name>.md|.csv",
-  usage: "acft tables [--format md|csv|json]",
-  options: { format: { type: "string" } },
+  usage: "acft tables [--format md|csv|json] [--provenance]",
+  options: { format: { type: "string" }, provenance: { type: "boolean" } },
   run: async (ctx) => {
     const f = (ctx.values.format as string | undefined) ?? (ctx.json ? "json" : "md");
     if (!["md", "csv", "json"].includes(f)) throw new UsageError({ message: `--format ${f}: expected md, csv or json` });
@@ -171,9 +189,10 @@ const tablesCommand: Command = {
     mkdirSync(dir, { recursive: true });
     for (const [name, rows] of Object.entries(tables)) {
       const t = aq.from(rows);
-      writeFileSync(join(dir, `${name}.md`), t.toMarkdown() + "\n");
+      const md = readableMarkdown(t, Boolean(ctx.values.provenance));
+      writeFileSync(join(dir, `${name}.md`), md);
       writeFileSync(join(dir, `${name}.csv`), t.toCSV() + "\n");
-      if (f === "md") ctx.out(`## ${name}\n\n${t.toMarkdown()}\n`);
+      if (f === "md") ctx.out(`## ${name}\n\n${md}\n`);
       if (f === "csv") ctx.out(`# ${name}\n${t.toCSV()}\n`);
     }
     if (f === "json") ctx.out(JSON.stringify(tables) + "\n");
@@ -229,7 +248,8 @@ const help = (commands: ReadonlyArray<Command>, globals: ReadonlyArray<GlobalOpt
     "  --json         machine-readable output (one JSON object, printed last)",
     ...globals.map((g) => `  --${g.name}${g.type === "string" ? " V" : ""}    ${g.description}`),
     "",
-    "Pipeline flags: --set <stage|instance|pipeline>.<param>=<value> (repeatable), --data-dir D, --seed N, --size S",
+    "Pipeline flags: --set <stage|instance|pipeline>.<param>=<value> (repeatable), --data-dir D, --seed N, --size S,",
+    "                --only GLOB (repeatable: just the matching instance ids and what they read; * within a /-part, ** across)",
     "",
     `Pipelines: ${pipelines.map((p) => `${p.name} — ${p.description}`).join("\n           ")}`,
   ].join("\n") + "\n";
@@ -271,7 +291,7 @@ export const runCli = async (argv: ReadonlyArray<string>, cfg: CliConfig): Promi
         const p = pipelines.get(pname);
         if (!p) throw new UnknownPipeline({ message: `unknown pipeline "${pname}"; available: ${[...pipelines.keys()].join(", ")}`, name: pname, available: [...pipelines.keys()] });
         const shortcuts = Object.entries(SHORTCUTS).flatMap(([flag, param]) => (values[flag] !== undefined ? [`${pname}.${param}=${values[flag]}`] : []));
-        return plan(p, { overrides: [...shortcuts, ...((values.set as string[] | undefined) ?? [])] });
+        return restrict(plan(p, { overrides: [...shortcuts, ...((values.set as string[] | undefined) ?? [])] }), (values.only as string[] | undefined) ?? []);
       },
     };
     return await cmd.run(ctx);

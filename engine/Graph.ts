@@ -193,3 +193,29 @@ export const dependants = (p: Plan, id: string): Set<string> => {
   out.delete(id);
   return out;
 };
+
+/** Glob over instance ids: `*` matches within one `/`-separated part, `**` across parts. */
+const globRe = (glob: string): RegExp =>
+  new RegExp(`^${glob.split(/(\*\*|\*)/).map((t) => (t === "**" ? ".*" : t === "*" ? "[^/]*" : t.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))).join("")}$`);
+
+/**
+ * The sub-plan that computes the instances matching `patterns` (globs over ids and aliases) and everything they
+ * read. A pattern that matches nothing is a usage error listing some ids, so a typo never runs an empty plan.
+ */
+export const restrict = (p: Plan, patterns: ReadonlyArray<string>): Plan => {
+  if (patterns.length === 0) return p;
+  const keep = new Set<string>();
+  for (const pat of patterns) {
+    const re = globRe(pat);
+    const hits = p.nodes.filter((n) => re.test(n.id) || n.aliases.some((a) => re.test(a)));
+    if (hits.length === 0) {
+      const ids = p.nodes.map((n) => n.id);
+      throw new UsageError({ message: `--only ${pat}: no instance of ${p.pipeline} matches; ids look like ${ids.slice(0, 8).join(", ")}${ids.length > 8 ? ", …" : ""} (\`acft dag ${p.pipeline}\` lists all; * matches within a /-part, ** across)` });
+    }
+    for (const n of hits) keep.add(n.id);
+  }
+  // Nodes are in topological order: walking backwards, a kept node keeps its inputs.
+  for (const n of [...p.nodes].reverse()) if (keep.has(n.id) && n.kind === "stage") for (const i of Object.values(n.inputs)) keep.add(i);
+  const nodes = p.nodes.filter((n) => keep.has(n.id));
+  return { ...p, nodes, byId: new Map(nodes.map((n) => [n.id, n])) };
+};

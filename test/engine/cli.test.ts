@@ -32,6 +32,18 @@ test("run --json prints one JSON object with each instance's id, stage, status a
   assert.deepEqual(st.json().instances.map((i: any) => i.status), ["stale", "cached", "stale", "stale", "stale", "stale", "stale"]);
 });
 
+test("run --only runs just the matching instances and their inputs", async () => {
+  const store = tempDir();
+  const r = await cli(["run", "chain", "--store", store, "--json", "--only", "par"]);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(r.json().instances.map((i: any) => [i.id, i.status]), [["a", "ran"], ["b", "ran"], ["sum", "ran"], ["par", "ran"]]);
+  const all = await cli(["run", "chain", "--store", store, "--json"]);
+  assert.deepEqual(all.json().instances.map((i: any) => i.status), ["cached", "cached", "cached", "cached", "ran", "ran", "ran"]);
+  const bad = await cli(["status", "chain", "--store", store, "--only", "zz"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--only zz: no instance of chain matches/);
+});
+
 test("status --explain says which param changed; --dry-run runs nothing", async () => {
   const store = tempDir();
   await cli(["run", "chain", "--store", store]);
@@ -56,8 +68,13 @@ test("tables: SQLite rows with provenance, exported as md and csv, --format json
   assert.equal(rows[0].run_id, 1);
   assert.match(rows[0].cache_key, /^[0-9a-f]{64}$/);
   assert.match(JSON.parse(rows[0].source_keys).x, /^[0-9a-f]{64}$/);
-  assert.match(readFileSync(join(store, "tables", "doubled.md"), "utf8"), /\|method\|value\|run_id/);
-  assert.match(readFileSync(join(store, "tables", "doubled.csv"), "utf8"), /^method,value,run_id/);
+  // Markdown is for people: provenance moves to a line under the table; CSV keeps every column.
+  const md = readFileSync(join(store, "tables", "doubled.md"), "utf8");
+  assert.match(md, /^\|method\|value\|\n/);
+  assert.match(md, new RegExp(`_run 1 · instance dbl · key ${rows[0].cache_key.slice(0, 12)}…`));
+  assert.match(readFileSync(join(store, "tables", "doubled.csv"), "utf8"), /^method,value,run_id,instance_id,cache_key,source_keys/);
+  const full = await cli(["tables", "--store", store, "--provenance"]);
+  assert.match(full.out, /\|method\|value\|run_id\|instance_id\|cache_key\|source_keys\|/);
 });
 
 test("dag prints text and Mermaid", async () => {

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Schema } from "effect";
-import { plan, parseOverride, dependants } from "../../engine/Graph.ts";
+import { plan, parseOverride, dependants, restrict } from "../../engine/Graph.ts";
 import { definePipeline } from "../../engine/Pipeline.ts";
 import { param } from "../../engine/Params.ts";
 import { defineStage, Output } from "../../engine/Stage.ts";
@@ -122,4 +122,14 @@ test("a sweep expands into instances; identical keys dedupe (shared upstream)", 
   const adds = q.nodes.filter((n) => n.kind === "stage" && n.stage.name === "add");
   assert.equal(adds.length, 3, "add-v-x and add-v-y have identical keys after the override");
   assert.ok(adds.every((n) => n.aliases.length === 1));
+});
+
+test("restrict keeps the matching instances and everything they read; a pattern matching nothing is a usage error", () => {
+  const p = plan(chain);
+  // chain: a, b → sum → par → dbl; sum → dir → read.
+  assert.deepEqual(ids(restrict(p, ["par"])), ["a", "b", "sum", "par"]);
+  assert.deepEqual(ids(restrict(p, ["d*"])), ["a", "b", "sum", "par", "dbl", "dir"]);
+  assert.deepEqual(ids(restrict(p, ["sum", "read"])), ["a", "b", "sum", "dir", "read"]);
+  assert.deepEqual(ids(restrict(p, [])), ids(p));
+  assert.throws(() => restrict(p, ["nosuch*"]), (e: any) => e._tag === "UsageError" && /--only nosuch\*: no instance of chain matches; ids look like a, b, sum/.test(e.message));
 });
