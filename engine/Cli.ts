@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { ColumnTable } from "arquero";
 import { dagMermaid, dagText } from "./Dag.ts";
 import { isEngineError, UnknownPipeline, UsageError } from "./Errors.ts";
 import { gc } from "./Gc.ts";
@@ -164,7 +165,7 @@ const PROVENANCE = ["run_id", "instance_id", "cache_key", "source_keys"];
  * A table as Markdown for people: numbers to 3 decimals and, unless `all`, the provenance columns moved to one
  * line under the table (the CSV, JSON and SQLite rows keep every column).
  */
-const readableMarkdown = (t: aq.ColumnTable, all: boolean): string => {
+const readableMarkdown = (t: ColumnTable, all: boolean): string => {
   const names = t.columnNames();
   const prov = all ? [] : names.filter((c) => PROVENANCE.includes(c));
   const body = t.toMarkdown({ columns: names.filter((c) => !prov.includes(c)), maxdigits: 3 });
