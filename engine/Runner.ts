@@ -72,7 +72,7 @@ export const useWorkerBundle = (b: WorkerBundle | undefined): void => {
 const spawnWorker = (moduleUrl: string) => {
   const opts = { stdio: ["ignore", "pipe", "pipe", "ipc"] as ("ignore" | "pipe" | "ipc")[], serialization: "advanced" as const };
   return bundle?.has(moduleUrl)
-    ? fork(bundle.entry, ["--acft-worker"], { ...opts, execArgv: ["--enable-source-maps"] })
+    ? fork(bundle.entry, ["--acft-worker"], { ...opts, execArgv: process.env.ACFT_SOURCE_MAPS === "1" ? ["--enable-source-maps"] : [] })
     : fork(WORKER, [], { ...opts, execArgv: ["--import", TSX] });
 };
 const HEARTBEAT_MS = 2000;

@@ -67,16 +67,16 @@ const entrySource = (root, files) => {
   const rows = files.map((f) => `  ${JSON.stringify(pathToFileURL(f).href)}: () => import(${JSON.stringify(f)}),`);
   return `import { fileURLToPath, pathToFileURL } from "node:url";
 import { resolve } from "node:path";
-import { useWorkerBundle } from ${JSON.stringify(join(root, "engine", "Runner.ts"))};
 const modules = {
 ${rows.join("\n")}
 };
 const load = (url) => Object.hasOwn(modules, url) ? modules[url]() : Promise.reject(new Error("not in the acft bundle: " + url));
-useWorkerBundle({ entry: fileURLToPath(import.meta.url), has: (url) => Object.hasOwn(modules, url) });
 if (process.argv[2] === "--acft-worker") {
   const { serveJobs } = await import(${JSON.stringify(join(root, "engine", "Worker.ts"))});
   serveJobs(load);
 } else {
+  const { useWorkerBundle } = await import(${JSON.stringify(join(root, "engine", "Runner.ts"))});
+  useWorkerBundle({ entry: fileURLToPath(import.meta.url), has: (url) => Object.hasOwn(modules, url) });
   await load(pathToFileURL(resolve(${JSON.stringify(root)}, process.env.ACFT_MAIN || "main.ts")).href);
 }
 `;
