@@ -2,7 +2,7 @@
 // forked execution, atomic publication of outputs, and the run/execution records.
 import { fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { ArtifactStore, digestExternal, pidAlive, type ArtifactKind } from "./ArtifactStore.ts";
@@ -68,10 +68,13 @@ export const useWorkerBundle = (b: WorkerBundle | undefined): void => {
   bundle = b;
 };
 
-/** Bundled worker when the stage's module is in this process's bundle, else workerMain.ts through tsx. */
+/**
+ * Bundled worker when the stage's module is in this process's bundle, else workerMain.ts through tsx
+ * (also when the bundle file was pruned meanwhile: a run lasting days while sources change).
+ */
 const spawnWorker = (moduleUrl: string) => {
   const opts = { stdio: ["ignore", "pipe", "pipe", "ipc"] as ("ignore" | "pipe" | "ipc")[], serialization: "advanced" as const };
-  return bundle?.has(moduleUrl)
+  return bundle?.has(moduleUrl) && existsSync(bundle.entry)
     ? fork(bundle.entry, ["--acft-worker"], { ...opts, execArgv: process.env.ACFT_SOURCE_MAPS === "1" ? ["--enable-source-maps"] : [] })
     : fork(WORKER, [], { ...opts, execArgv: ["--import", TSX] });
 };

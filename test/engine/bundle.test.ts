@@ -34,6 +34,8 @@ const makeProject = () => {
   // test/ is not bundled (like the repo's tests): its stage is in the bundle's code but not its registry.
   writeFileSync(join(dir, "test", "outside.ts"), stageSource("outside", "../engine"));
   writeFileSync(join(dir, "main.ts"), `
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { Schema } from "effect";
 import { plan } from "./engine/Graph.ts";
 import { definePipeline } from "./engine/Pipeline.ts";
@@ -42,6 +44,8 @@ import { inside } from "./stages/where.ts";
 import { outside } from "./test/outside.ts";
 const p = definePipeline({ name: "where", description: "", params: Schema.Struct({}),
   build: (b) => { b.add(inside, { id: "inside" }); b.add(outside, { id: "outside" }); } });
+// DROP_BUNDLE=1: the bundle this process runs from disappears before the run (pruned meanwhile).
+if (process.env.DROP_BUNDLE === "1") rmSync(join(process.argv[2], "..", "node_modules", ".cache", "acft"), { recursive: true, force: true });
 const e = new Engine(process.argv[2]);
 const s = await e.run(plan(p), { jobs: 1 });
 const value = (key?: string) => { const c = key && e.db.cacheGet(key); return c ? JSON.parse(e.store.readValue(c.output_digest)) : undefined; };
@@ -53,7 +57,7 @@ e.close();
 interface Result { code: number | null; stdout: string; stderr: string; out: Record<string, { status: string; key: string; entry: string; module: string; error?: string }> }
 const acft = (env: Record<string, string> = {}): Promise<Result> =>
   new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(dir, "bin", "acft.mjs"), store], { env: { ...process.env, ACFT_NO_BUNDLE: "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [join(dir, "bin", "acft.mjs"), store + (env.STORE_SUFFIX ?? "")], { env: { ...process.env, ACFT_NO_BUNDLE: "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "", stderr = "";
     child.stdout.on("data", (b) => (stdout += b));
     child.stderr.on("data", (b) => (stderr += b));
@@ -63,6 +67,8 @@ const acft = (env: Record<string, string> = {}): Promise<Result> =>
     });
   });
 const bundles = () => (existsSync(cache) ? readdirSync(cache).filter((f) => f.endsWith(".mjs")) : []);
+
+let c1: Result["out"];
 
 test("bundle: workers run from it, keys match tsx, edits rebuild it, failures fall back to tsx", async (t) => {
   makeProject();
@@ -87,6 +93,7 @@ test("bundle: workers run from it, keys match tsx, edits rebuild it, failures fa
     const before = bundles();
     appendFileSync(join(dir, "stages", "where.ts"), "// edited\n");
     const c = await acft();
+    c1 = c.out;
     assert.equal(c.code, 0, c.stderr);
     assert.equal(c.out.inside.status, "ran");
     assert.notEqual(c.out.inside.key, a.out.inside.key);
@@ -107,6 +114,14 @@ test("bundle: workers run from it, keys match tsx, edits rebuild it, failures fa
     assert.equal(e.out.inside.status, "cached");
     assert.equal(readdirSync(cache).filter((f) => f.includes(".tmp")).length, 0, "no temp files left");
     rmSync(join(dir, "stages", "broken.ts"));
+  });
+
+  await t.test("a bundle removed while its process runs: workers fork through tsx instead", async () => {
+    const f = await acft({ DROP_BUNDLE: "1", STORE_SUFFIX: "-dropped" });
+    assert.equal(f.code, 0, f.stderr);
+    assert.equal(f.out.inside.status, "ran", f.out.inside.error);
+    assert.equal(f.out.inside.entry, join(dir, "engine", "workerMain.ts"));
+    assert.equal(f.out.inside.key, c1.inside.key, "same key either way");
   });
 
   await t.test("two processes building at once: both run, one bundle, no temp files", async () => {
