@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import * as aq from "arquero";
+import type { ColumnTable } from "arquero";
 import { dagMermaid, dagText } from "./Dag.ts";
 import { isEngineError, UnknownPipeline, UsageError } from "./Errors.ts";
 import { gc } from "./Gc.ts";
@@ -165,7 +165,7 @@ const PROVENANCE = ["run_id", "instance_id", "cache_key", "source_keys"];
  * A table as Markdown for people: numbers to 3 decimals and, unless `all`, the provenance columns moved to one
  * line under the table (the CSV, JSON and SQLite rows keep every column).
  */
-const readableMarkdown = (t: aq.ColumnTable, all: boolean): string => {
+const readableMarkdown = (t: ColumnTable, all: boolean): string => {
   const names = t.columnNames();
   const prov = all ? [] : names.filter((c) => PROVENANCE.includes(c));
   const body = t.toMarkdown({ columns: names.filter((c) => !prov.includes(c)), maxdigits: 3 });
@@ -185,6 +185,7 @@ const tablesCommand: Command = {
     const f = (ctx.values.format as string | undefined) ?? (ctx.json ? "json" : "md");
     if (!["md", "csv", "json"].includes(f)) throw new UsageError({ message: `--format ${f}: expected md, csv or json` });
     const tables = ctx.engine().db.tables();
+    const aq = await import("arquero"); // only here: loading it costs ~0.1 s of every start-up
     const dir = join(ctx.root, "tables");
     mkdirSync(dir, { recursive: true });
     for (const [name, rows] of Object.entries(tables)) {

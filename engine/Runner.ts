@@ -2,7 +2,7 @@
 // forked execution, atomic publication of outputs, and the run/execution records.
 import { fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { ArtifactStore, digestExternal, pidAlive, type ArtifactKind } from "./ArtifactStore.ts";
@@ -50,9 +50,34 @@ export interface RunOptions {
   readonly onEvent?: (e: RunEvent) => void;
 }
 
-const WORKER = new URL("./Worker.ts", import.meta.url);
+const WORKER = new URL("./workerMain.ts", import.meta.url);
 /** tsx resolved from here, not from the cwd, so `acft` works from any directory. */
 const TSX = import.meta.resolve("tsx");
+
+/** The precompiled bundle this process runs from (scripts/bundle.mjs), when it does. */
+export interface WorkerBundle {
+  /** Path of the bundle file; forked as `node <entry> --acft-worker`. */
+  readonly entry: string;
+  /** Whether the bundle contains the module with this source file URL. */
+  readonly has: (moduleUrl: string) => boolean;
+}
+let bundle: WorkerBundle | undefined;
+
+/** Called by the bundle's entry: fork workers from it (no tsx) for the stages it contains. */
+export const useWorkerBundle = (b: WorkerBundle | undefined): void => {
+  bundle = b;
+};
+
+/**
+ * Bundled worker when the stage's module is in this process's bundle, else workerMain.ts through tsx
+ * (also when the bundle file was pruned meanwhile: a run lasting days while sources change).
+ */
+const spawnWorker = (moduleUrl: string) => {
+  const opts = { stdio: ["ignore", "pipe", "pipe", "ipc"] as ("ignore" | "pipe" | "ipc")[], serialization: "advanced" as const };
+  return bundle?.has(moduleUrl) && existsSync(bundle.entry)
+    ? fork(bundle.entry, ["--acft-worker"], { ...opts, execArgv: process.env.ACFT_SOURCE_MAPS === "1" ? ["--enable-source-maps"] : [] })
+    : fork(WORKER, [], { ...opts, execArgv: ["--import", TSX] });
+};
 const HEARTBEAT_MS = 2000;
 const STALE_LOCK_MS = 30_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -65,10 +90,10 @@ interface Produced {
   readonly key: string;
 }
 
-/** Run a stage job in a child process (`fork` with tsx), relaying its messages to `sink`. */
+/** Run a stage job in a child process, relaying its messages to `sink`. */
 export const forkJob = (job: Job, sink: Sink): Promise<JobResult> =>
   new Promise((resolve, reject) => {
-    const child = fork(WORKER, [], { execArgv: ["--import", TSX], stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced" });
+    const child = spawnWorker(job.moduleUrl);
     const stderr: string[] = [];
     let settled = false;
     const lines = (buf: Buffer, keep?: string[]) =>

@@ -42,7 +42,7 @@ const tryTfjsNode = async (gpu: boolean): Promise<string> => {
 const tryFast = async (): Promise<string> => {
   let mod: { registerFastBackend?: () => Promise<string>; activateFastPath?: () => Promise<string> };
   try {
-    mod = (await importOptional(new URL("./fast/index.ts", import.meta.url).href)) as typeof mod;
+    mod = (await import("./fast/index.ts")) as typeof mod;
   } catch (e) {
     throw new BackendError({ backend: "fast", message: `the fast CPU path (ml/fast) is not available: ${errMsg(e)}` });
   }

@@ -40,3 +40,8 @@ if (fast.status !== 0) {
   console.warn("[acft] continuing without the native fast path: training will use tfjs-wasm (several times slower).\n" +
     "       Fix the toolchain (python3, make, g++) and run `node scripts/build-native.mjs`.");
 }
+
+// 3. The precompiled bundle `acft` starts from (scripts/bundle.mjs). Optional: bin/acft.mjs builds
+//    it on first use anyway, and falls back to tsx when it cannot be built.
+const { ensureBundle } = await import("./bundle.mjs");
+if ((await ensureBundle({ warn: (m) => console.warn(m) })) !== undefined) console.log("[acft] precompiled start-up bundle: ok");
