@@ -8,6 +8,7 @@ import { dagMermaid, dagText } from "./Dag.ts";
 import { isEngineError, UnknownPipeline, UsageError } from "./Errors.ts";
 import { gc } from "./Gc.ts";
 import { plan, restrict, type Plan } from "./Graph.ts";
+import { sweepPlot } from "./Plot.ts";
 import type { AnyPipeline } from "./Pipeline.ts";
 import { formatSeconds, makeDisplay } from "./Progress.ts";
 import { Engine } from "./Runner.ts";
@@ -178,7 +179,7 @@ const readableMarkdown = (t: ColumnTable, all: boolean): string => {
 
 const tablesCommand: Command = {
   name: "tables",
-  summary: "print result tables and export them to <store>/tables/<name>.md|.csv",
+  summary: "print result tables and export them to <store>/tables/<name>.md|.csv (+ .svg plots of sweep tables)",
   usage: "acft tables [--format md|csv|json] [--provenance]",
   options: { format: { type: "string" }, provenance: { type: "boolean" } },
   run: async (ctx) => {
@@ -188,16 +189,19 @@ const tablesCommand: Command = {
     const aq = await import("arquero"); // only here: loading it costs ~0.1 s of every start-up
     const dir = join(ctx.root, "tables");
     mkdirSync(dir, { recursive: true });
+    const plots: string[] = [];
     for (const [name, rows] of Object.entries(tables)) {
       const t = aq.from(rows);
       const md = readableMarkdown(t, Boolean(ctx.values.provenance));
       writeFileSync(join(dir, `${name}.md`), md);
       writeFileSync(join(dir, `${name}.csv`), t.toCSV() + "\n");
+      const svg = sweepPlot(name, rows, PROVENANCE);
+      if (svg) writeFileSync(join(dir, `${name}.svg`), svg), plots.push(name);
       if (f === "md") ctx.out(`## ${name}\n\n${md}\n`);
       if (f === "csv") ctx.out(`# ${name}\n${t.toCSV()}\n`);
     }
     if (f === "json") ctx.out(JSON.stringify(tables) + "\n");
-    else ctx.err(`${Object.keys(tables).length} table(s) exported to ${dir}\n`);
+    else ctx.err(`${Object.keys(tables).length} table(s) exported to ${dir}${plots.length ? `; plots (svg) of the sweeps: ${plots.join(", ")}` : ""}\n`);
     return 0;
   },
 };
