@@ -1,14 +1,14 @@
 // The `acft` command line: `runCli(argv, { pipelines, commands, globalOptions })`. Other areas add
 // command groups (`commands`) and global flags (`globalOptions`) without touching this file.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { ColumnTable } from "arquero";
 import { dagMermaid, dagText } from "./Dag.ts";
 import { isEngineError, UnknownPipeline, UsageError } from "./Errors.ts";
 import { gc } from "./Gc.ts";
 import { plan, restrict, type Plan } from "./Graph.ts";
-import { sweepPlot } from "./Plot.ts";
+import { curvesSvg, sweepPlot } from "./Plot.ts";
 import type { AnyPipeline } from "./Pipeline.ts";
 import { formatSeconds, makeDisplay } from "./Progress.ts";
 import { Engine } from "./Runner.ts";
@@ -220,6 +220,34 @@ const gcCommand: Command = {
   },
 };
 
+const plotCommand: Command = {
+  name: "plot",
+  summary: "plot a stepped metric (e.g. loss) of a pipeline's current instances as SVG curves, one panel each",
+  usage: "acft plot <pipeline> <metric> [--set k=v]... [--only GLOB]... [--out FILE]",
+  options: { ...PLANNING, out: { type: "string" } },
+  run: async (ctx) => {
+    const name = pipelineArg(ctx, "plot");
+    const metric = ctx.positionals[1];
+    if (!metric) throw new UsageError({ message: "acft plot: name a metric after the pipeline, e.g. `acft plot paper loss`" });
+    const p = ctx.plan(name);
+    const db = ctx.engine().db;
+    // The curve of each instance's newest cache entry: the training that produced what the plan would reuse.
+    const curves = p.nodes.flatMap((n) => {
+      const e = n.kind === "stage" ? db.lastForInstance(n.id) : undefined;
+      const pts = e ? db.metricSeries(e.cache_key, metric) : [];
+      return pts.length >= 2 ? [{ name: n.id, x: pts.map((q) => q.step), y: pts.map((q) => q.value) }] : [];
+    });
+    if (curves.length === 0)
+      throw new UsageError({ message: `acft plot: no instance of ${name} has recorded a stepped metric "${metric}" in ${ctx.root} (run the pipeline first; training stages record "loss")` });
+    const out = resolve((ctx.values.out as string | undefined) ?? join(ctx.root, "plots", `${name}-${metric.replace(/[^\w.-]/g, "_")}.svg`));
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, curvesSvg(`${name}: ${metric}`, "step", curves));
+    for (const c of curves) ctx.out(`${c.name.padEnd(32)} ${metric} ${c.y[0].toPrecision(4)} → ${c.y[c.y.length - 1].toPrecision(4)} over ${c.x.length} steps\n`);
+    ctx.err(`${curves.length} curve(s) → ${out}\n`);
+    return 0;
+  },
+};
+
 const paramsCommand: Command = {
   name: "params",
   summary: "list the params a pipeline and its stages accept (--set keys), with types, defaults and descriptions",
@@ -239,7 +267,7 @@ const paramsCommand: Command = {
   },
 };
 
-export const builtinCommands: ReadonlyArray<Command> = [runCommand, statusCommand, dagCommand, paramsCommand, runsCommand, tablesCommand, gcCommand];
+export const builtinCommands: ReadonlyArray<Command> = [runCommand, statusCommand, dagCommand, paramsCommand, runsCommand, tablesCommand, plotCommand, gcCommand];
 
 const help = (commands: ReadonlyArray<Command>, globals: ReadonlyArray<GlobalOption>, pipelines: ReadonlyArray<AnyPipeline>): string =>
   [

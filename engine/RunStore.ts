@@ -136,6 +136,12 @@ export class RunStore {
   }
 
   // ---- cache ----
+  /** The stepped values of metric `name` recorded by the execution that produced cache entry `key`, by step. */
+  metricSeries(key: string, name: string): Array<{ step: number; value: number }> {
+    return this.db.prepare("SELECT step, value FROM metrics WHERE cache_key=? AND name=? AND step IS NOT NULL ORDER BY step, rowid")
+      .all(key, name) as Array<{ step: number; value: number }>;
+  }
+
   cacheGet(key: string): CacheEntry | undefined {
     return this.db.prepare("SELECT * FROM cache WHERE cache_key=?").get(key) as CacheEntry | undefined;
   }

@@ -7,7 +7,7 @@ import { runCli, type Command } from "../../engine/Cli.ts";
 import { Schema } from "effect";
 import { definePipeline, type AnyPipeline } from "../../engine/Pipeline.ts";
 import { fixturePipelines } from "./fixtures/pipelines.ts";
-import { parity } from "./fixtures/stages.ts";
+import { curve, parity } from "./fixtures/stages.ts";
 import { tempDir } from "./helpers.ts";
 
 const cli = async (args: string[], extra: { commands?: Command[]; globalOptions?: any[]; pipelines?: AnyPipeline[] } = {}) => {
@@ -178,4 +178,27 @@ test("bad params, unknown key, cycle, missing input: a typed error naming the cu
   }
   // planning fails before the store is opened: no database, no artifact directory
   assert.deepEqual(readdirSync(store), []);
+});
+
+test("plot writes one SVG panel per instance that recorded the stepped metric; none is a usage error", async () => {
+  const store = tempDir();
+  const curves = definePipeline({
+    name: "curves", description: "two training-like curves and a stage without one", params: Schema.Struct({}),
+    build: (p) => { p.add(curve, { id: "fast", params: { value: 8 } }); p.add(curve, { id: "slow", params: { value: 2, steps: 3 } }); p.add(parity, { id: "nocurve", inputs: { x: p.add(curve, { id: "one", params: { steps: 1 } }) } }); },
+  });
+  const r0 = await cli(["run", "curves", "--store", store], { pipelines: [curves] });
+  assert.equal(r0.code, 0, r0.err);
+  const r = await cli(["plot", "curves", "loss", "--store", store], { pipelines: [curves] });
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /fast\s+loss 8\.000 → 1\.600 over 5 steps/);
+  assert.match(r.out, /slow\s+loss 2\.000 → 0\.6667 over 3 steps/);
+  assert.doesNotMatch(r.out, /one|nocurve/); // one point is no curve
+  const svg = readFileSync(join(store, "plots", "curves-loss.svg"), "utf8");
+  assert.equal((svg.match(/<polyline /g) ?? []).length, 2);
+  const only = await cli(["plot", "curves", "loss", "--store", store, "--only", "slow", "--out", join(store, "s.svg")], { pipelines: [curves] });
+  assert.equal(only.code, 0, only.err);
+  assert.equal((readFileSync(join(store, "s.svg"), "utf8").match(/<polyline /g) ?? []).length, 1);
+  const none = await cli(["plot", "curves", "accuracy", "--store", store], { pipelines: [curves] });
+  assert.equal(none.code, 2);
+  assert.match(none.err, /no instance of curves has recorded a stepped metric "accuracy"/);
 });
