@@ -14,6 +14,7 @@
 // val = 0 on padding, so logits = Σ_l w[idx[b, l]] · val[b, l] + b (`sparseDot`, with a scatter-add
 // gradient that is O(B·L) on every backend).
 
+import { Data } from "effect";
 import * as tf from "@tensorflow/tfjs";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -26,15 +27,8 @@ export const CLASSIFIER_MAGIC = "acft-toxicity-classifier";
 export const CLASSIFIER_VERSION = 1;
 
 /** Bad training input or an unreadable saved classifier; the message says what and where. */
-export class ClassifierError extends Error {
-  readonly _tag = "ClassifierError";
-  constructor(
-    readonly where: string,
-    readonly detail: string,
-  ) {
-    super(`toxicity classifier (${where}): ${detail}`);
-  }
-}
+export class ClassifierError extends Data.TaggedError("ClassifierError")<{ readonly where: string; readonly detail: string; readonly message: string }> {}
+const classifierError = (where: string, detail: string) => new ClassifierError({ where, detail, message: `toxicity classifier (${where}): ${detail}` });
 
 export type ConstraintMode = "hard" | "soft";
 
@@ -102,15 +96,15 @@ export class ToxicityClassifier {
     try {
       h = JSON.parse(readFileSync(path, "utf8"));
     } catch (e) {
-      throw new ClassifierError(path, `cannot read the header (${(e as Error).message}); train the oracle again or point to its directory`);
+      throw classifierError(path, `cannot read the header (${(e as Error).message}); train the oracle again or point to its directory`);
     }
     if (h.magic !== CLASSIFIER_MAGIC)
-      throw new ClassifierError(path, `not a toxicity classifier (magic ${JSON.stringify(h.magic)}, expected "${CLASSIFIER_MAGIC}")`);
+      throw classifierError(path, `not a toxicity classifier (magic ${JSON.stringify(h.magic)}, expected "${CLASSIFIER_MAGIC}")`);
     if (h.version !== CLASSIFIER_VERSION)
-      throw new ClassifierError(path, `format version ${String(h.version)}; this build reads version ${CLASSIFIER_VERSION}: retrain the oracle`);
+      throw classifierError(path, `format version ${String(h.version)}; this build reads version ${CLASSIFIER_VERSION}: retrain the oracle`);
     const buf = readFileSync(join(dir, "weights.bin"));
     if (buf.byteLength !== 4 * h.dims || h.dims !== 2 ** h.features.log2Dims)
-      throw new ClassifierError(join(dir, "weights.bin"), `holds ${buf.byteLength} bytes; the header says ${h.dims} float32 weights: the directory is corrupt, retrain`);
+      throw classifierError(join(dir, "weights.bin"), `holds ${buf.byteLength} bytes; the header says ${h.dims} float32 weights: the directory is corrupt, retrain`);
     const w = new Float32Array(h.dims);
     new Uint8Array(w.buffer).set(buf);
     return new ToxicityClassifier(h.features, w, h.bias, h.info);
@@ -182,15 +176,15 @@ export async function trainToxicityClassifier(
 ): Promise<ToxicityClassifier> {
   const features = opts.features ?? DEFAULT_FEATURES;
   if (!(Number.isInteger(features.log2Dims) && features.log2Dims >= 4 && features.log2Dims <= 24))
-    throw new ClassifierError("features.log2Dims", `must be an integer in 4..24, got ${features.log2Dims}`);
+    throw classifierError("features.log2Dims", `must be an integer in 4..24, got ${features.log2Dims}`);
   data.forEach((d, i) => {
-    if (!(d.label >= 0 && d.label <= 1)) throw new ClassifierError(`training row ${i}`, `label ${d.label} is not in [0, 1]`);
+    if (!(d.label >= 0 && d.label <= 1)) throw classifierError(`training row ${i}`, `label ${d.label} is not in [0, 1]`);
   });
   const y = data.map((d) => d.label);
   const { train: trIds, held } = split(y, opts.heldOutFraction ?? 0.1, opts.seed ?? 0);
   const nPos = trIds.filter((i) => y[i] >= 0.5).length;
   if (nPos === 0 || nPos === trIds.length)
-    throw new ClassifierError("training data", `needs both toxic and non-toxic rows; the training split has ${nPos} toxic of ${trIds.length}`);
+    throw classifierError("training data", `needs both toxic and non-toxic rows; the training split has ${nPos} toxic of ${trIds.length}`);
   const rows: Rows = { x: data.map((d) => featurize(d.text, features)), y };
 
   const D = 2 ** features.log2Dims;

@@ -14,13 +14,9 @@ import { type NadoConfig, type NadoParams, nadoForward } from "./nado/model.ts";
 import { type RunOptions, check, resampledBatches, transformerTrainSettings } from "./nado/train.ts";
 import { ops } from "./ops.ts";
 import { type HistoryEntry, train } from "./train.ts";
+import { stopGradient } from "./grad.ts";
 
-/** Identity in the forward pass, zero gradient in the backward pass (tfjs has no built-in). */
-export const stopGradient = <T extends tf.Tensor>(x: T): T =>
-  tf.customGrad(((a: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([]);
-    return { value: a.clone(), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
-  }) as unknown as Parameters<typeof tf.customGrad>[0])(x) as T;
+export { stopGradient };
 
 /**
  * Closed-form KL(q ‖ p_θ) per row: Σ_v q(v) (log q(v) − log softmax(logits)(v)), 0·log 0 = 0.

@@ -15,6 +15,7 @@
 // the CURRENT policy (ml/generate.ts, synchronous) and scores them with the reward. Sampling uses
 // temperature 1 by default: REINFORCE is unbiased only for samples drawn from π itself.
 
+import { Data } from "effect";
 import * as tf from "@tensorflow/tfjs";
 import type { AdamWConfig } from "./adamw.ts";
 import { constraintFromToxicity, type ConstraintMode } from "./classify.ts";
@@ -24,23 +25,11 @@ import { ops } from "./ops.ts";
 import { deriveSeed, makeRng } from "./prng.ts";
 import type { SamplingOptions } from "./sampling.ts";
 import { train, type HistoryEntry } from "./train.ts";
+import { stopGradient } from "./grad.ts";
 
 /** A bad RL setting or rollout (K < 2, a sequence longer than the context…), named precisely. */
-export class RLConfigError extends Error {
-  readonly _tag = "RLConfigError";
-  constructor(
-    readonly field: string,
-    readonly detail: string,
-  ) {
-    super(`RL ${field}: ${detail}`);
-  }
-}
-
-/** Identity forward, zero gradient (tfjs has no tf.stopGradient). */
-export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
-  value: x.clone(),
-  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
-})) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as <T extends tf.Tensor>(x: T) => T;
+export class RLConfigError extends Data.TaggedError("RLConfigError")<{ readonly field: string; readonly detail: string; readonly message: string }> {}
+const rlError = (field: string, detail: string) => new RLConfigError({ field, detail, message: `RL ${field}: ${detail}` });
 
 /**
  * Leave-one-out advantages. rewards[p][k] is the reward of sample k of prompt p (K ≥ 2 per prompt):
@@ -49,7 +38,7 @@ export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
 export function rlooAdvantages(rewards: readonly (readonly number[])[]): number[][] {
   return rewards.map((rs, p) => {
     const K = rs.length;
-    if (K < 2) throw new RLConfigError("k", `prompt ${p} has ${K} samples; the leave-one-out baseline needs K ≥ 2`);
+    if (K < 2) throw rlError("k", `prompt ${p} has ${K} samples; the leave-one-out baseline needs K ≥ 2`);
     const sum = rs.reduce((s, r) => s + r, 0);
     return rs.map((r) => r - (sum - r) / (K - 1));
   });
@@ -136,12 +125,12 @@ export function buildRLBatch(
   const lens = rollouts.map((r) => r.prompt.length + r.completion.length);
   const T1 = Math.max(...lens);
   if (T1 - 1 > contextLength)
-    throw new RLConfigError("rollout", `a prompt + completion has ${T1} tokens; at most contextLength + 1 = ${contextLength + 1} fit`);
+    throw rlError("rollout", `a prompt + completion has ${T1} tokens; at most contextLength + 1 = ${contextLength + 1} fit`);
   const ids = new Int32Array(rollouts.length * T1).fill(pad);
   const mask = new Float32Array(rollouts.length * (T1 - 1));
   rollouts.forEach((r, b) => {
     if (r.prompt.length === 0)
-      throw new RLConfigError("rollout", `rollout ${b} has an empty prompt; start prompts with BOS so the first token is scored`);
+      throw rlError("rollout", `rollout ${b} has an empty prompt; start prompts with BOS so the first token is scored`);
     [...r.prompt, ...r.completion].forEach((id, t) => (ids[b * T1 + t] = id));
     for (let t = r.prompt.length; t < lens[b]; t++) mask[b * (T1 - 1) + t - 1] = 1;
   });
@@ -226,7 +215,7 @@ function sampleStep(o: RLOptions, order: readonly number[], step: number): { bat
   const sampling = { temperature: 1, ...o.sampling };
   const comps = generateIds(o.policy, o.config, repeated, { ...sampling, maxNewTokens: maxNew, stopTokens: stops, seed: deriveSeed(o.seed ?? 0, step) });
   const rewards = o.reward(comps, repeated);
-  if (rewards.length !== comps.length) throw new RLConfigError("reward", `returned ${rewards.length} rewards for ${comps.length} completions`);
+  if (rewards.length !== comps.length) throw rlError("reward", `returned ${rewards.length} rewards for ${comps.length} completions`);
   const adv = rlooAdvantages(Array.from({ length: P }, (_, p) => rewards.slice(p * K, (p + 1) * K))).flat();
   const rollouts = repeated.map((prompt, i) => ({
     prompt,
@@ -237,8 +226,8 @@ function sampleStep(o: RLOptions, order: readonly number[], step: number): { bat
 
 /** RLOO + KL fine-tuning of `policy` in place; returns the per-step history with mean rewards. */
 export async function trainRL(o: RLOptions): Promise<RLHistoryEntry[]> {
-  if (o.prompts.length === 0) throw new RLConfigError("prompts", "no prompts given");
-  if ((o.k ?? 4) < 2) throw new RLConfigError("k", `K = ${o.k}; the leave-one-out baseline needs K ≥ 2`);
+  if (o.prompts.length === 0) throw rlError("prompts", "no prompts given");
+  if ((o.k ?? 4) < 2) throw rlError("k", `K = ${o.k}; the leave-one-out baseline needs K ≥ 2`);
   const rng = makeRng(deriveSeed(o.seed ?? 0, 0x51));
   const order = o.prompts.map((_, i) => i);
   for (let i = order.length - 1; i > 0; i--) {
