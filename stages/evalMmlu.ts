@@ -31,6 +31,7 @@ export const evalMmlu = defineStage({
           nShot: params.nShot, fits: m.fits, onProgress: evalProgress(ctx),
         });
         ctx.metric("mmlu", r.mmlu);
+        ctx.metric("mean_shots", r.meanShots); // < nShot where the context cannot hold every shot
         return { mmlu: r.mmlu, mmlu_micro: r.mmlu_micro, n: r.n };
       })),
 });

@@ -62,6 +62,8 @@ export function mmluTask(
   test: readonly MmluItem[],
   dev: readonly MmluItem[],
   opts: MmluOptions = {},
+  /** Filled with the number of shots each test item's prompt kept (after dropping shots to fit). */
+  shotsUsed: Map<number, number> = new Map(),
 ): MultipleChoiceTask<MmluItem> {
   const nShot = opts.nShot ?? 5;
   const devBySubject = new Map<string, MmluItem[]>();
@@ -80,6 +82,7 @@ export function mmluTask(
       let k = nShot;
       let prompt = mmluPrompt(item.subject, shots, k, item);
       while (opts.fits && k > 0 && !opts.fits(prompt)) prompt = mmluPrompt(item.subject, shots, --k, item);
+      shotsUsed.set(i, k);
       return MMLU_LETTERS.map((l) => ({ context: prompt, continuation: ` ${l}` }));
     },
     gold: (item) => mmluAnswerIndex(item.answer),
@@ -93,6 +96,8 @@ export interface MmluResult {
   /** Accuracy pooled over questions. */
   readonly mmlu_micro: number;
   readonly n: number;
+  /** Mean number of shots the prompts kept (nShot unless the context forced fewer). */
+  readonly meanShots: number;
   readonly bySubject: Readonly<Record<string, { readonly n: number; readonly acc: number }>>;
 }
 
@@ -102,7 +107,9 @@ export async function evaluateMmlu(
   dev: readonly MmluItem[],
   opts: MmluOptions & EvalOptions = {},
 ): Promise<MmluResult> {
-  const r = await evaluateMultipleChoice(lm, mmluTask(test, dev, opts), opts);
+  const shotsUsed = new Map<number, number>();
+  const r = await evaluateMultipleChoice(lm, mmluTask(test, dev, opts, shotsUsed), opts);
   const bySubject = Object.fromEntries(Object.entries(r.groups).map(([s, g]) => [s, { n: g.n, acc: g.acc }]));
-  return { mmlu: r.accMacro, mmlu_micro: r.acc, n: r.n, bySubject };
+  const meanShots = shotsUsed.size === 0 ? 0 : [...shotsUsed.values()].reduce((a, b) => a + b, 0) / shotsUsed.size;
+  return { mmlu: r.accMacro, mmlu_micro: r.acc, n: r.n, meanShots, bySubject };
 }

@@ -63,8 +63,16 @@ test("MMLU drops shots one at a time until the prompt fits, like the original's 
   const dev = [0, 1, 2, 3, 4].map((i) => q("law", 100 + i, 0));
   const item = q("law", 1, 0);
   const fits = (p: string) => p.length <= mmluPrompt("law", dev, 2, item).length;
-  const reqs = mmluTask([item], dev, { fits }).requests(item, 0);
+  const used = new Map<number, number>();
+  const reqs = mmluTask([item], dev, { fits }, used).requests(item, 0);
   assert.equal(reqs[0].context, mmluPrompt("law", dev, 2, item));
+  assert.equal(used.get(0), 2);
+  // evaluateMmlu reports the mean number of shots kept: here 2 of 5 for one item, 5 of 5 for another.
+  const long = q("law", 2, 0);
+  const lm = new FakeLM(() => 0);
+  const fitsOne = (p: string) => !p.includes(item.question) || p.length <= mmluPrompt("law", dev, 2, item).length;
+  const res = await evaluateMmlu(lm, [item, long], dev, { fits: fitsOne });
+  assert.equal(res.meanShots, 3.5);
 });
 
 test("MMLU without enough dev examples for a subject is a typed error naming the subject", async () => {
