@@ -30,14 +30,21 @@ export interface GenerateOptions extends SamplingOptions {
 
 interface Layout { L: number; pads: number[]; rows: number[][] }
 
+/**
+ * The part of a prompt generation conditions on: its last (contextLength − maxNewTokens) tokens, so that
+ * prompt + new tokens fit the context. Callers that store or score prompt ⊕ continuation (NADO samples,
+ * RL rollouts) cut their prompts with this too.
+ */
+export const fitPrompt = (prompt: readonly number[], c: LMConfig, maxNewTokens: number): number[] =>
+  prompt.slice(Math.max(0, prompt.length - (c.contextLength - maxNewTokens)));
+
 /** Left-pad prompts (truncated from the left so that prompt + maxNewTokens fits the context). */
 const layout = (prompts: number[][], c: LMConfig, o: GenerateOptions): Layout => {
   if (!(o.maxNewTokens >= 1 && o.maxNewTokens < c.contextLength))
     throw new RequestError({ message: `maxNewTokens must be in [1, contextLength ${c.contextLength}), got ${o.maxNewTokens}` });
-  const room = c.contextLength - o.maxNewTokens;
   const rows = prompts.map((p, i) => {
     if (p.length === 0) throw new RequestError({ message: `prompt ${i} is empty: start it with at least one token (e.g. BOS)` });
-    return p.slice(Math.max(0, p.length - room));
+    return fitPrompt(p, c, o.maxNewTokens);
   });
   const L = Math.max(...rows.map((r) => r.length));
   return { L, pads: rows.map((r) => L - r.length), rows };

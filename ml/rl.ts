@@ -19,7 +19,7 @@ import { Data } from "effect";
 import * as tf from "@tensorflow/tfjs";
 import type { AdamWConfig } from "./adamw.ts";
 import { constraintFromToxicity, type ConstraintMode } from "./classify.ts";
-import { generateIds } from "./generate.ts";
+import { fitPrompt, generateIds } from "./generate.ts";
 import { lmForward, lmVariables, type LMConfig, type LMParams } from "./lm.ts";
 import { ops } from "./ops.ts";
 import { deriveSeed, makeRng } from "./prng.ts";
@@ -208,8 +208,7 @@ function sampleStep(o: RLOptions, order: readonly number[], step: number): { bat
   const K = o.k ?? 4;
   const P = Math.min(o.promptsPerStep ?? 8, o.prompts.length);
   const maxNew = o.maxNewTokens ?? 32;
-  const room = o.config.contextLength - maxNew; // generateIds keeps the last `room` prompt tokens
-  const chosen = Array.from({ length: P }, (_, i) => o.prompts[order[(step * P + i) % order.length]].slice(-room));
+  const chosen = Array.from({ length: P }, (_, i) => fitPrompt(o.prompts[order[(step * P + i) % order.length]], o.config, maxNew));
   const repeated = chosen.flatMap((p) => Array.from({ length: K }, () => p)); // (P·K), prompt-major
   const stops = o.eos === undefined ? [] : [o.eos];
   const sampling = { temperature: 1, ...o.sampling };

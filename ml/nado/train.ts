@@ -2,7 +2,7 @@
 // per prompt from the current base p (temperature T), label them with the oracle C, and train R_φ
 // (warm-started from the previous NADO) with nadoLoss on the ML core's training loop.
 import * as tf from "@tensorflow/tfjs";
-import { generateIds } from "../generate.ts";
+import { fitPrompt, generateIds } from "../generate.ts";
 import { type LMConfig, type LMParams, lmForward } from "../lm.ts";
 import { deriveSeed, makeRng } from "../prng.ts";
 import { type HistoryEntry, type TrainProgress, train } from "../train.ts";
@@ -61,10 +61,9 @@ export const sampleAndLabel = async (o: SampleAndLabelOptions): Promise<NadoSamp
   check(Number.isInteger(o.maxNewTokens) && o.maxNewTokens >= 1 && o.maxNewTokens < o.cfg.contextLength, "maxNewTokens",
     `sampleAndLabel: maxNewTokens must be an integer in [1, contextLength ${o.cfg.contextLength}), got ${o.maxNewTokens}`);
   const bs = o.batchSize ?? 32;
-  // A prompt keeps its last (contextLength − maxNewTokens) tokens, as generateIds does, so that the stored
-  // sample (prompt ⊕ continuation) fits the context when it is scored here and when the NADO trains on it.
-  const room = o.cfg.contextLength - o.maxNewTokens;
-  const jobs = o.prompts.flatMap((p) => Array.from({ length: o.K }, () => p.slice(-room)));
+  // Prompts cut as generateIds cuts them, so that the stored sample (prompt ⊕ continuation) fits the
+  // context when it is scored here and when the NADO trains on it.
+  const jobs = o.prompts.flatMap((p) => Array.from({ length: o.K }, () => fitPrompt(p, o.cfg, o.maxNewTokens)));
   const out: NadoSample[] = [];
   for (let i = 0; i < jobs.length; i += bs) {
     const prompts = jobs.slice(i, i + bs);
