@@ -12,6 +12,7 @@ import { curvesSvg, sweepPlot } from "./Plot.ts";
 import type { AnyPipeline } from "./Pipeline.ts";
 import { formatSeconds, makeDisplay } from "./Progress.ts";
 import { Engine } from "./Runner.ts";
+import { PROVENANCE } from "./RunStore.ts";
 import { status } from "./Status.ts";
 import { asParams, describeParams, type ParamInfo } from "./Params.ts";
 
@@ -158,9 +159,6 @@ const runsCommand: Command = {
     return 0;
   },
 };
-
-/** Columns every stored table row carries for provenance (RunStore): long hashes, unreadable in a table. */
-const PROVENANCE = ["run_id", "instance_id", "cache_key", "source_keys"];
 
 /**
  * A table as Markdown for people: numbers to 3 decimals and, unless `all`, the provenance columns moved to one

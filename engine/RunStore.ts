@@ -35,7 +35,8 @@ const MIGRATIONS: ReadonlyArray<string> = [
 /** Engine tables; result tables may not take these names. */
 const RESERVED = new Set(["runs", "executions", "cache", "metrics", "result_tables", "file_digests", "locks", "schema_migrations"]);
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const PROVENANCE = ["run_id", "instance_id", "cache_key", "source_keys"];
+/** Columns every result-table row carries: which run, instance and key produced it, and its inputs' keys. */
+export const PROVENANCE: ReadonlyArray<string> = ["run_id", "instance_id", "cache_key", "source_keys"];
 
 export interface CacheEntry {
   readonly cache_key: string;
