@@ -2,8 +2,10 @@
 // the project's TypeScript, cached under node_modules/.cache/acft/<digest>.mjs and rebuilt on the fly
 // when any source changes. Plain JS, so it loads without tsx.
 //
-// - digest = sha256 over this file, esbuild's version, package-lock.json and every project .ts file
-//   (path + bytes) outside node_modules/, test/, results/, build/ and dot-directories.
+// - digest = sha256 over the checkout's absolute root, this file, esbuild's version, package-lock.json and
+//   every project .ts file (path + bytes) outside node_modules/, test/, results/, build/ and dot-directories.
+//   The root is part of it because the bundle embeds absolute paths (source URLs, the default store): a
+//   copied or moved checkout, even with node_modules copied along, builds its own bundle.
 // - Every such file is in the bundle, lazily (a registry of `() => import(file)`), keyed by its source
 //   file URL: a forked worker runs the bundle with --acft-worker and finds a stage by (source URL, name).
 // - `import.meta.url` / `dirname` / `filename` in project files become the *source* file's values, so
@@ -53,7 +55,7 @@ const esbuildVersion = (root) => {
 /** sha256 of everything the bundle is made from (~150 files: a few ms). */
 export const sourceDigest = (root = ROOT, files = sourceFiles(root)) => {
   const h = createHash("sha256");
-  h.update(`${readFileSync(SELF)}\0${esbuildVersion(root)}\0`);
+  h.update(`${root}\0${readFileSync(SELF)}\0${esbuildVersion(root)}\0`);
   const lock = join(root, "package-lock.json");
   if (existsSync(lock)) h.update(readFileSync(lock));
   for (const f of files) h.update(`\0${relative(root, f)}\0`).update(readFileSync(f));

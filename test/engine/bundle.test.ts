@@ -4,13 +4,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const repo = join(import.meta.dirname, "../..");
 // Inside the repo (git-ignored) so the temp project resolves npm packages from the repo's node_modules.
 const dir = join(repo, ".acft-tmp", `bundle-${process.pid}-${Date.now()}`);
-const store = join(dir, "store");
 const cache = join(dir, "node_modules", ".cache", "acft");
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -55,9 +54,9 @@ e.close();
 };
 
 interface Result { code: number | null; stdout: string; stderr: string; out: Record<string, { status: string; key: string; entry: string; module: string; error?: string }> }
-const acft = (env: Record<string, string> = {}): Promise<Result> =>
+const acft = (env: Record<string, string> = {}, root = dir): Promise<Result> =>
   new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(dir, "bin", "acft.mjs"), store + (env.STORE_SUFFIX ?? "")], { env: { ...process.env, ACFT_NO_BUNDLE: "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [join(root, "bin", "acft.mjs"), join(root, "store") + (env.STORE_SUFFIX ?? "")], { env: { ...process.env, ACFT_NO_BUNDLE: "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "", stderr = "";
     child.stdout.on("data", (b) => (stdout += b));
     child.stderr.on("data", (b) => (stderr += b));
@@ -122,6 +121,31 @@ test("bundle: workers run from it, keys match tsx, edits rebuild it, failures fa
     assert.equal(f.out.inside.status, "ran", f.out.inside.error);
     assert.equal(f.out.inside.entry, join(dir, "engine", "workerMain.ts"));
     assert.equal(f.out.inside.key, c1.inside.key, "same key either way");
+  });
+
+  await t.test("a copied checkout (its bundle cache copied along) builds and uses its own bundle, even with the original gone", async () => {
+    const copy = `${dir}-copy`;
+    const hidden = `${dir}-hidden`;
+    assert.equal((await acft()).code, 0); // the original has its bundle
+    cpSync(dir, copy, { recursive: true });
+    const copied = bundles();
+    assert.equal(copied.length, 1);
+    rmSync(join(copy, "store"), { recursive: true, force: true });
+    renameSync(dir, hidden); // the original disappears: nothing of the copy may depend on it
+    try {
+      const g = await acft({}, copy);
+      assert.equal(g.code, 0, g.stderr);
+      const copyCache = join(copy, "node_modules", ".cache", "acft");
+      const own = readdirSync(copyCache).filter((f) => f.endsWith(".mjs") && !copied.includes(f));
+      assert.equal(own.length, 1, "a bundle of the copy's own, beside the copied ones");
+      assert.equal(g.out.inside.entry, join(copyCache, own[0]), "its workers fork from the copy's bundle");
+      assert.equal(g.out.inside.module, `file://${join(copy, "stages", "where.ts")}`, "stage modules (and fingerprints) are the copy's files");
+      assert.equal(g.out.inside.status, "ran", g.out.inside.error);
+      assert.ok(existsSync(join(copy, "store", "acft.sqlite")));
+    } finally {
+      renameSync(hidden, dir);
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 
   await t.test("two processes building at once: both run, one bundle, no temp files", async () => {
