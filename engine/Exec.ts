@@ -17,6 +17,8 @@ export interface Job {
   /** Value inputs as their encoded JSON; directory (and external) inputs as paths. */
   readonly inputs: Readonly<Record<string, { readonly json: unknown } | { readonly path: string }>>;
   readonly outDir: string;
+  /** Seconds the execution that produced each (non-external) input took, from the run database. */
+  readonly inputSeconds?: Readonly<Record<string, number>>;
 }
 
 export interface Sink {
@@ -42,6 +44,7 @@ export const executeStage = async (stage: AnyStage, job: Job, sink: Sink, lazyOu
   }
   const ctx: StageContext = {
     ...sink, seed: seedOf(job.params), instanceId: job.instanceId, key: job.key,
+    inputSeconds: (name) => job.inputSeconds?.[name],
     get outDir() {
       return job.outDir || (lazyOutDir ? lazyOutDir() : job.outDir);
     },

@@ -44,6 +44,12 @@ export interface StageContext {
   readonly seed: number;
   readonly instanceId: string;
   readonly key: string;
+  /**
+   * Seconds the execution that produced input `name` took (a run fact from the run database, undefined
+   * for external inputs). Timings never belong in an output: put them in `table` rows or metrics, so
+   * outputs stay byte-identical across runs and early cutoff works.
+   */
+  readonly inputSeconds: (name: string) => number | undefined;
 }
 
 export type Process = "fork" | "inline";

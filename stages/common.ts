@@ -24,15 +24,14 @@ export const ensureBackend = (): Promise<string> =>
  * Run ML work (async, may throw typed errors) as the stage's Effect, after the backend is up.
  * The backend description goes to the stage log once.
  */
-export const mlStage = <A>(ctx: StageContext, work: () => Promise<A>, opts: { timing?: boolean } = {}): Effect.Effect<A, unknown> =>
+export const mlStage = <A>(ctx: StageContext, work: () => Promise<A>): Effect.Effect<A, unknown> =>
   Effect.tryPromise({
     try: async () => {
       ctx.log(`backend ${await ensureBackend()}`);
       const t0 = performance.now();
       const out = await work();
-      // The iteration jobs record their own duration: the `schedules` table computes each schedule's
-      // critical path from them (see stages/schedules.ts).
-      if (opts.timing) writeJson(ctx.outDir, TIMING_FILE, { seconds: (performance.now() - t0) / 1000 });
+      // Durations are run facts (metrics), never part of an output: outputs must be byte-identical across runs.
+      ctx.metric("work_seconds", (performance.now() - t0) / 1000);
       // CPU seconds of this worker process (startup included): on a shared machine wall-clock says little.
       const cpu = process.cpuUsage();
       ctx.metric("cpu_seconds", (cpu.user + cpu.system) / 1e6);
@@ -40,8 +39,6 @@ export const mlStage = <A>(ctx: StageContext, work: () => Promise<A>, opts: { ti
     },
     catch: (e) => e,
   });
-
-export const TIMING_FILE = "timing.json";
 
 /** Plain (non-ML) work as an Effect that keeps typed errors. */
 export const syncStage = <A>(work: () => A): Effect.Effect<A, unknown> => Effect.try({ try: work, catch: (e) => e });

@@ -34,5 +34,5 @@ export const finetune = defineStage({
       } finally {
         model.dispose();
       }
-    }, { timing: true }),
+    }),
 });

@@ -40,7 +40,7 @@ const run = (ctx: StageContext, params: NadoParams, base: string, samples: strin
       model.dispose();
       warm?.dispose();
     }
-  }, { timing: true });
+  });
 
 export const nado = defineStage({
   name: "nado",

@@ -48,5 +48,5 @@ export const sample = defineStage({
       } finally {
         model.dispose();
       }
-    }, { timing: true }),
+    }),
 });

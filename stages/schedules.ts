@@ -1,14 +1,15 @@
 // Stage factory `schedules`: the sequential-vs-parallel comparison of the ablations (METHOD.md §4) —
 // one row per schedule with toxicity_pct ↓, perplexity ↓ and wall_seconds ↓.
 // wall_seconds is the schedule's critical path over the measured durations of its iteration jobs
-// (sample, train-NADO, fine-tune; each writes timing.json): iteration 1 is a chain in both schedules;
+// (sample, train-NADO, fine-tune; the engine's record of how long each execution took, a run fact
+// that appears in the table only, never in the stage's output): iteration 1 is a chain in both schedules;
 // from iteration 2 on, the sequential jobs form a chain (sum) while the parallel ones depend only on
 // iteration i−1 (max) — the wall-clock of an executor with one core per job. total_seconds is the sum
 // (the wall-clock on one core). Input names: `<schedule>_<iteration>_<job>` (job dirs), and
 // `<schedule>Tox` / `<schedule>Ppl` (the evaluations of the schedule's final model).
 import { Schema } from "effect";
 import { defineStage, Output, type OutputSpec, type Row } from "../engine/Stage.ts";
-import { readJson, syncStage, TIMING_FILE } from "./common.ts";
+import { syncStage } from "./common.ts";
 import { ToxicityOutput } from "./evalToxicity.ts";
 import { PerplexityOutput } from "./evalPerplexity.ts";
 
@@ -33,7 +34,8 @@ export const schedulesStage = (jobs: readonly string[]) => {
     process: "inline",
     params: Schema.Struct({}),
     inputs,
-    output: Output.value(Schema.Array(Schema.Struct({ schedule: Schema.String, toxicity_pct: Schema.Number, perplexity: Schema.Number, wall_seconds: Schema.Number, total_seconds: Schema.Number }))),
+    // The output holds the deterministic part (quality); the timings go to the table rows only.
+    output: Output.value(Schema.Array(Schema.Struct({ schedule: Schema.String, toxicity_pct: Schema.Number, perplexity: Schema.Number }))),
     run: ({ inputs: ins, ctx }) =>
       syncStage(() => {
         const v = ins as Record<string, any>;
@@ -42,14 +44,14 @@ export const schedulesStage = (jobs: readonly string[]) => {
           for (const j of jobs) {
             const m = JOB.exec(j);
             if (!m || m[1] !== schedule) continue;
-            const secs = readJson<{ seconds: number }>(v[j], TIMING_FILE).seconds;
+            const secs = ctx.inputSeconds(j) ?? Number.NaN;
             byIteration.set(Number(m[2]), [...(byIteration.get(Number(m[2])) ?? []), secs]);
           }
           const total = [...byIteration.values()].flat().reduce((a, b) => a + b, 0);
           return { schedule, toxicity_pct: v[`${schedule}Tox`].toxicity_pct, perplexity: v[`${schedule}Ppl`].perplexity, wall_seconds: criticalPath(schedule, byIteration), total_seconds: total };
         });
         ctx.table("schedules", rows as Row[]);
-        return rows;
+        return rows.map(({ schedule, toxicity_pct, perplexity }) => ({ schedule, toxicity_pct, perplexity }));
       }),
   });
 };
