@@ -12,6 +12,7 @@ export const dataCommand: Command = {
   summary: "validate datasets (check) or download the public ones (fetch); no --data-dir: the synthetic default",
   usage: "acft data check [--data-dir D] [--json] | acft data fetch --data-dir D [--only NAME]... [--mirror URL] [--retries N]",
   options: { "data-dir": { type: "string" }, only: { type: "string", multiple: true }, mirror: { type: "string" }, retries: { type: "string" } },
+  positionals: 1,
   run: async (ctx) => {
     const { dataCheck, dataFetch, checkPassed } = await import("./data/cli.ts");
     const sub = ctx.positionals[0];

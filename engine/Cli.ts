@@ -5,8 +5,9 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { ColumnTable } from "arquero";
 import { dagMermaid, dagText } from "./Dag.ts";
-import { isEngineError, UnknownPipeline, UsageError } from "./Errors.ts";
+import { isEngineError, quote, UnknownPipeline, UsageError } from "./Errors.ts";
 import { gc } from "./Gc.ts";
+import { verify } from "./Verify.ts";
 import { plan, restrict, type Plan } from "./Graph.ts";
 import { curvesSvg, sweepPlot } from "./Plot.ts";
 import type { AnyPipeline } from "./Pipeline.ts";
@@ -41,6 +42,8 @@ export interface Command {
   readonly summary: string;
   readonly usage: string;
   readonly options?: Options;
+  /** How many positional arguments it takes after its name (default 0); more is a usage error. */
+  readonly positionals?: number;
   /** Returns the exit code. */
   readonly run: (ctx: CommandContext) => Promise<number>;
 }
@@ -86,15 +89,19 @@ const runCommand: Command = {
   usage: "acft run <pipeline> [--set k=v]... [--only GLOB]... [--jobs N] [--keep-going] [--dry-run] [--lock-timeout S] [--verbose] [--json]",
   options: { ...PLANNING, jobs: { type: "string", short: "j" }, "keep-going": { type: "boolean" }, "dry-run": { type: "boolean" },
     "lock-timeout": { type: "string" }, verbose: { type: "boolean", short: "v" } },
+  positionals: 1,
   run: async (ctx) => {
     const p = ctx.plan(pipelineArg(ctx, "run"));
+    // Every flag is validated before anything runs, --dry-run included.
+    const jobs = intFlag(ctx.values.jobs, "jobs", 1);
+    const lockTimeoutMs = (intFlag(ctx.values["lock-timeout"], "lock-timeout", 1) ?? 7200) * 1000;
     const engine = ctx.engine();
     if (ctx.values["dry-run"]) return printStatus(ctx, engine, p, true);
     const display = makeDisplay(ctx.json ? ctx.err : ctx.out, ctx.tty && !ctx.json, { verbose: Boolean(ctx.values.verbose) });
     const summary = await engine.run(p, {
-      jobs: intFlag(ctx.values.jobs, "jobs", 1),
+      jobs,
       keepGoing: Boolean(ctx.values["keep-going"]),
-      lockTimeoutMs: (intFlag(ctx.values["lock-timeout"], "lock-timeout", 1) ?? 7200) * 1000,
+      lockTimeoutMs,
       command: ctx.argv.join(" "),
       onEvent: display.onEvent,
     });
@@ -129,6 +136,7 @@ const statusCommand: Command = {
   summary: "show which instances are cached or stale (--explain: why)",
   usage: "acft status <pipeline> [--set k=v]... [--only GLOB]... [--explain] [--json]",
   options: { ...PLANNING, explain: { type: "boolean" } },
+  positionals: 1,
   run: async (ctx) => printStatus(ctx, ctx.engine(), ctx.plan(pipelineArg(ctx, "status")), Boolean(ctx.values.explain)),
 };
 
@@ -137,6 +145,7 @@ const dagCommand: Command = {
   summary: "print a pipeline's instance graph (text or Mermaid)",
   usage: "acft dag <pipeline> [--set k=v]... [--only GLOB]... [--format text|mermaid]",
   options: { ...PLANNING, format: { type: "string" } },
+  positionals: 1,
   run: async (ctx) => {
     const f = (ctx.values.format as string | undefined) ?? "text";
     if (f !== "text" && f !== "mermaid") throw new UsageError({ message: `--format ${f}: expected text or mermaid` });
@@ -213,7 +222,7 @@ const gcCommand: Command = {
     const plans = [...ctx.pipelines.keys()].map((name) => ctx.plan(name));
     const r = gc(ctx.engine(), plans, intFlag(ctx.values["keep-runs"], "keep-runs", 0) ?? 10, Boolean(ctx.values["dry-run"]));
     if (ctx.json) ctx.out(JSON.stringify(r) + "\n");
-    else ctx.out(`${ctx.values["dry-run"] ? "would remove" : "removed"} ${r.removed} artifact(s), kept ${r.kept}, freed ${(r.freedBytes / 1048576).toFixed(2)} MiB\n`);
+    else ctx.out(`${ctx.values["dry-run"] ? "would remove" : "removed"} ${r.removed} artifact(s), kept ${r.kept}, freed ${(r.freedBytes / 1048576).toFixed(2)} MiB${r.staleLocks ? `, ${ctx.values["dry-run"] ? "would clear" : "cleared"} ${r.staleLocks} stale lock(s)` : ""}\n`);
     return 0;
   },
 };
@@ -223,6 +232,7 @@ const plotCommand: Command = {
   summary: "plot a stepped metric (e.g. loss) of a pipeline's current instances as SVG curves, one panel each",
   usage: "acft plot <pipeline> <metric> [--set k=v]... [--only GLOB]... [--out FILE]",
   options: { ...PLANNING, out: { type: "string" } },
+  positionals: 2,
   run: async (ctx) => {
     const name = pipelineArg(ctx, "plot");
     const metric = ctx.positionals[1];
@@ -251,6 +261,7 @@ const paramsCommand: Command = {
   summary: "list the params a pipeline and its stages accept (--set keys), with types, defaults and descriptions",
   usage: "acft params <pipeline> [--json]",
   options: {},
+  positionals: 1,
   run: async (ctx) => {
     const name = pipelineArg(ctx, "params");
     const p = ctx.plan(name);
@@ -265,7 +276,27 @@ const paramsCommand: Command = {
   },
 };
 
-export const builtinCommands: ReadonlyArray<Command> = [runCommand, statusCommand, dagCommand, paramsCommand, runsCommand, tablesCommand, plotCommand, gcCommand];
+const verifyCommand: Command = {
+  name: "verify",
+  summary: "check every store object against its digest and the run database's integrity (--repair: drop what is corrupt)",
+  usage: "acft verify [--repair] [--json]",
+  options: { repair: { type: "boolean" } },
+  run: async (ctx) => {
+    const r = verify(ctx.root, Boolean(ctx.values.repair), (done, total) => ctx.tty && !ctx.json && ctx.err(`\rverifying ${done}/${total} objects`));
+    if (ctx.tty && !ctx.json) ctx.err("\r\x1b[K");
+    if (ctx.json) ctx.out(JSON.stringify(r) + "\n");
+    else {
+      for (const c of r.corrupt) ctx.out(`✗ ${c.kind} ${c.path}: does not match its digest${r.repaired ? " (removed; its producers recompute on the next run)" : ""}\n`);
+      for (const d of r.database.problems) ctx.out(`✗ ${r.database.path}: ${d}\n`);
+      if (r.database.movedTo) ctx.out(`  moved the database aside to ${r.database.movedTo}; the next run rebuilds the cache from the verified store\n`);
+      ctx.out(`${r.objects} object(s) checked, ${r.corrupt.length} corrupt; database ${r.database.problems.length === 0 ? "ok" : "corrupt"}` +
+        `${r.repaired ? "; repaired" : r.corrupt.length + r.database.problems.length > 0 ? "; run `acft verify --repair` to drop what is corrupt" : ""}\n`);
+    }
+    return r.repaired || (r.corrupt.length === 0 && r.database.problems.length === 0) ? 0 : 1;
+  },
+};
+
+export const builtinCommands: ReadonlyArray<Command> = [runCommand, statusCommand, dagCommand, paramsCommand, runsCommand, tablesCommand, plotCommand, gcCommand, verifyCommand];
 
 const help = (commands: ReadonlyArray<Command>, globals: ReadonlyArray<GlobalOption>, pipelines: ReadonlyArray<AnyPipeline>): string =>
   [
@@ -288,7 +319,14 @@ const help = (commands: ReadonlyArray<Command>, globals: ReadonlyArray<GlobalOpt
 const isTagged = (e: unknown): e is { readonly _tag: string; readonly message: string } =>
   typeof e === "object" && e !== null && typeof (e as { _tag?: unknown })._tag === "string" && typeof (e as { message?: unknown }).message === "string";
 
-/** Run the CLI; returns the exit code (0 ok, 1 failed stages or errors, 2 usage errors). */
+/** Errors in the command as typed (exit 2); everything else that fails is a failed run (exit 1). */
+const USAGE_TAGS = new Set(["UsageError", "UnknownPipeline", "UnknownOverrideKey", "DecodeError"]);
+
+/**
+ * Run the CLI; returns the exit code: 0 ok; 1 the command ran and failed (a stage, bad data, the store
+ * or the run database); 2 the command line is wrong (unknown command, flag, pipeline or --set key, a
+ * flag or --set value that does not decode, a missing or extra argument).
+ */
 export const runCli = async (argv: ReadonlyArray<string>, cfg: CliConfig): Promise<number> => {
   const io = cfg.io ?? { out: (s: string) => void process.stdout.write(s), err: (s: string) => void process.stderr.write(s), tty: Boolean(process.stdout.isTTY) };
   const commands = [...builtinCommands, ...(cfg.commands ?? [])];
@@ -313,6 +351,9 @@ export const runCli = async (argv: ReadonlyArray<string>, cfg: CliConfig): Promi
     }
     const values = parsed.values as Values;
     json = Boolean(values.json);
+    const extra = parsed.positionals.slice(1 + (cmd.positionals ?? 0));
+    if (extra.length > 0)
+      throw new UsageError({ message: `acft ${cmd.name}: unexpected argument${extra.length > 1 ? "s" : ""} ${extra.map((a) => quote(a)).join(" ")}\nusage: ${cmd.usage}` });
     for (const g of globals) if (values[g.name] !== undefined) g.apply(values[g.name] as string | boolean);
     const root = resolve((values.store as string | undefined) ?? process.env.ACFT_HOME ?? cfg.defaultStore ?? "results");
     const ctx: CommandContext = {
@@ -331,7 +372,7 @@ export const runCli = async (argv: ReadonlyArray<string>, cfg: CliConfig): Promi
     if (!isEngineError(e) && !isTagged(e)) throw e;
     if (json) io.out(JSON.stringify({ error: { _tag: e._tag, message: e.message } }) + "\n");
     io.err(`acft: ${e.message}\n`);
-    return e._tag === "UsageError" ? 2 : 1;
+    return USAGE_TAGS.has(e._tag) ? 2 : 1;
   } finally {
     engine?.close();
   }

@@ -70,6 +70,20 @@ export class ExternalMissing extends Data.TaggedError("ExternalMissing")<{
   readonly path: string;
 }> {}
 
+/** The store directory cannot be created, read or written (a file in its place, read-only, no space). */
+export class StoreError extends Data.TaggedError("StoreError")<{
+  readonly message: string;
+  readonly path: string;
+  readonly code: string;
+}> {}
+
+/** The run database cannot be opened, read or written (not an SQLite file, corrupt, disk full). */
+export class DatabaseError extends Data.TaggedError("DatabaseError")<{
+  readonly message: string;
+  readonly path: string;
+  readonly code: string;
+}> {}
+
 /** A malformed command line. */
 export class UsageError extends Data.TaggedError("UsageError")<{
   readonly message: string;
@@ -87,12 +101,59 @@ export type EngineError =
   | ArtifactCorrupt
   | LockTimeout
   | ExternalMissing
+  | StoreError
+  | DatabaseError
   | UsageError;
 
 const TAGS = new Set([
   "DecodeError", "UnknownOverrideKey", "UnknownPipeline", "CycleError", "MissingInput", "DefinitionError",
-  "StageFailed", "ArtifactCorrupt", "LockTimeout", "ExternalMissing", "UsageError",
+  "StageFailed", "ArtifactCorrupt", "LockTimeout", "ExternalMissing", "StoreError", "DatabaseError", "UsageError",
 ]);
 
 export const isEngineError = (e: unknown): e is EngineError =>
   typeof e === "object" && e !== null && TAGS.has((e as { _tag?: string })._tag ?? "");
+
+/** Longest excerpt of a value that an error message quotes. */
+export const QUOTE_CHARS = 200;
+
+/**
+ * A value as an error message quotes it: whole when short, else its first `max` characters, an ellipsis
+ * and its full length (a 50 MB field must not become 50 MB of terminal output and database rows).
+ */
+export const quote = (value: unknown, max = QUOTE_CHARS): string => {
+  const s = typeof value === "string" ? value : String(value);
+  return s.length <= max ? JSON.stringify(s) : `${JSON.stringify(s.slice(0, max))}… (${s.length.toLocaleString("en-US")} characters)`;
+};
+
+/** Longest error text the engine records or prints for one instance; longer texts keep their start and end. */
+export const ERROR_CHARS = 4000;
+
+/** Cut a (multi-line) error text to `max` characters, keeping its head and tail and saying how much was cut. */
+export const boundText = (text: string, max = ERROR_CHARS): string => {
+  if (text.length <= max) return text;
+  const keep = Math.floor((max - 60) / 2);
+  return `${text.slice(0, keep)}\n… [${(text.length - 2 * keep).toLocaleString("en-US")} characters cut] …\n${text.slice(-keep)}`;
+};
+
+const ERRNO_ADVICE: Record<string, string> = {
+  ENOSPC: "the disk is full: free space or point --store at another disk",
+  EDQUOT: "the disk quota is exhausted: free space or point --store at another disk",
+  EROFS: "the filesystem is read-only: point --store (or ACFT_HOME) at a writable directory",
+  EACCES: "permission denied: make it writable for this user or point --store at another directory",
+  EPERM: "operation not permitted: make it writable for this user or point --store at another directory",
+  ENOTDIR: "a path component is a file, not a directory: point --store at a directory",
+  EEXIST: "a file is in the way: point --store at a directory",
+};
+
+/** The errno code of a filesystem error, if it is one. */
+export const errnoOf = (e: unknown): string | undefined => {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^E[A-Z]+$/.test(code) ? code : undefined;
+};
+
+/** A filesystem failure on the store as a StoreError naming the path and what to do. */
+export const storeError = (e: unknown, path: string, doing: string): StoreError => {
+  const code = errnoOf(e) ?? "EIO";
+  const advice = ERRNO_ADVICE[code] ?? `check the path and the disk (${(e as Error)?.message ?? String(e)})`;
+  return new StoreError({ message: `store: cannot ${doing} ${path} (${code}): ${advice}`, path, code });
+};

@@ -1,13 +1,17 @@
-// Garbage collection: remove artifacts that neither the last N runs nor any pipeline's current plan reference.
+// Garbage collection: remove artifacts that neither the last N runs nor any pipeline's current plan reference,
+// scratch directories and locks of processes that are gone.
 import { pidAlive } from "./ArtifactStore.ts";
 import type { Plan } from "./Graph.ts";
 import type { Engine } from "./Runner.ts";
+import { STALE_LOCK_MS } from "./RunStore.ts";
 import { status } from "./Status.ts";
 
 export interface GcReport {
   readonly removed: number;
   readonly kept: number;
   readonly freedBytes: number;
+  /** Locks whose holder process is gone (removed, or counted under --dry-run). */
+  readonly staleLocks: number;
 }
 
 export const gc = (engine: Engine, plans: ReadonlyArray<Plan>, keepRuns: number, dryRun = false): GcReport => {
@@ -23,9 +27,11 @@ export const gc = (engine: Engine, plans: ReadonlyArray<Plan>, keepRuns: number,
     removed++, (freedBytes += a.bytes), gone.add(a.digest);
     if (!dryRun) engine.store.remove(a.kind, a.digest);
   }
+  let staleLocks = 0;
   if (!dryRun) {
     for (const e of engine.db.cacheEntries()) if (gone.has(e.output_digest)) engine.db.cacheDelete(e.cache_key);
     freedBytes += engine.store.cleanScratch(pidAlive);
-  }
-  return { removed, kept, freedBytes };
+    staleLocks = engine.db.cleanLocks(pidAlive, STALE_LOCK_MS);
+  } else staleLocks = engine.db.staleLocks(pidAlive, STALE_LOCK_MS).length;
+  return { removed, kept, freedBytes, staleLocks };
 };

@@ -1,6 +1,6 @@
 // Param schemas: every field has a default and a description; decoding errors name path, expectation, value.
 import { Either, ParseResult, Schema, SchemaAST } from "effect";
-import { DecodeError, DefinitionError, type Issue } from "./Errors.ts";
+import { boundText, DecodeError, DefinitionError, type Issue } from "./Errors.ts";
 
 /** A param field: `lr: param(Schema.Number, 3e-4, "learning rate")`. */
 export const param = <A, I>(schema: Schema.Schema<A, I, never>, value: NoInfer<A>, description: string) =>
@@ -52,7 +52,7 @@ export const checkParamsSchema = (schema: Params, where: string): void => {
 export const toIssues = (error: ParseResult.ParseError): Issue[] => {
   const all = ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => ({
     path: i.path.map(String).join("."),
-    message: i.message,
+    message: boundText(i.message, 400), // schema messages quote the actual value, which may be huge
   }));
   const useful = all.filter((i) => !i.message.startsWith("Expected undefined"));
   return useful.length > 0 ? useful : all;
@@ -61,11 +61,24 @@ export const toIssues = (error: ParseResult.ParseError): Issue[] => {
 const formatIssues = (issues: ReadonlyArray<Issue>): string =>
   issues.map((i) => `  - ${i.path || "<value>"}: ${i.message}`).join("\n");
 
-/** Decode `input` through `schema`, or fail with a DecodeError naming `where` and every bad path. */
+/** Paths of the non-finite numbers (±Infinity, NaN) in a JSON-like value: JSON and cache keys cannot hold them. */
+const nonFinite = (v: unknown, path: string): Issue[] => {
+  if (typeof v === "number") return Number.isFinite(v) ? [] : [{ path, message: `Expected a finite number, actual ${v}` }];
+  if (Array.isArray(v)) return v.flatMap((x, i) => nonFinite(x, path ? `${path}.${i}` : String(i)));
+  if (typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype)
+    return Object.entries(v).flatMap(([k, x]) => nonFinite(x, path ? `${path}.${k}` : k));
+  return [];
+};
+
+/**
+ * Decode `input` through `schema`, or fail with a DecodeError naming `where` and every bad path. Numbers
+ * must be finite (`--set x=1e309` parses to Infinity, which no output or cache key could hold).
+ */
 export const decodeWith = <A, I>(schema: Schema.Schema<A, I, never>, input: unknown, where: string): A => {
   const r = Schema.decodeUnknownEither(schema)(input, { errors: "all", onExcessProperty: "error" });
-  if (Either.isRight(r)) return r.right;
-  const issues = toIssues(r.left).map((i) => ({ ...i, path: i.path ? `${where}.${i.path}` : where }));
+  const raw = Either.isRight(r) ? nonFinite(r.right, "") : toIssues(r.left);
+  if (Either.isRight(r) && raw.length === 0) return r.right;
+  const issues = raw.map((i) => ({ ...i, path: i.path ? `${where}.${i.path}` : where }));
   throw new DecodeError({ message: `invalid ${where}:\n${formatIssues(issues)}`, where, issues });
 };
 

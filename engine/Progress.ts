@@ -82,6 +82,8 @@ export const makeDisplay = (write: (s: string) => void, tty: boolean, opts: { ve
       }
       case "log":
         return above(`  ${e.id}: ${e.message}`);
+      case "warn":
+        return above(`⚠ ${e.id}: ${e.message}`);
       case "finish": {
         live.delete(e.result.id);
         if (e.result.status === "cached" && !opts.verbose) return;

@@ -4,7 +4,7 @@ import Database from "better-sqlite3";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { HashCache } from "./ArtifactStore.ts";
-import { DefinitionError } from "./Errors.ts";
+import { DatabaseError, DefinitionError, boundText } from "./Errors.ts";
 import type { Row } from "./Stage.ts";
 
 const MIGRATIONS: ReadonlyArray<string> = [
@@ -65,17 +65,60 @@ export interface Holder {
 }
 
 const now = () => new Date().toISOString();
+
+/** How long a lock held from another host may go without a heartbeat before it counts as abandoned. */
+export const STALE_LOCK_MS = 30_000;
+
+/**
+ * A lock holder is gone when, on this host, its pid is gone (or its heartbeat is 10× overdue: a recycled
+ * pid); on another host when its heartbeat is older than `staleMs`.
+ */
+const holderGone = (h: Holder, alive: (pid: number) => boolean, staleMs: number): boolean => {
+  const age = Date.now() - h.heartbeat_ms;
+  return h.host === hostname() ? !alive(h.pid) || age > 10 * staleMs : age > staleMs;
+};
+
+const SQLITE_ADVICE: Array<[RegExp, string]> = [
+  [/^SQLITE_(NOTADB|CORRUPT)/, "it is not an SQLite database or it is corrupt: run `acft verify --repair` (it moves the file aside; the next run rebuilds the cache, reusing every store object that still matches its digest), or restore it from a backup"],
+  [/^SQLITE_FULL/, "the disk is full: free space, or point --store at another disk"],
+  [/^SQLITE_READONLY/, "it is read-only (file, directory or filesystem): point --store (or ACFT_HOME) at a writable directory"],
+  [/^SQLITE_CANTOPEN/, "it cannot be opened or created: check that its directory exists and is writable, or point --store elsewhere"],
+  [/^SQLITE_(IOERR|PERM|AUTH)/, "the disk refused a read or write: check the filesystem, or point --store elsewhere"],
+];
+
+/** An SQLite failure as a DatabaseError naming the file and what to do; other errors pass through. */
+export const databaseError = (e: unknown, path: string, doing: string): unknown => {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code !== "string" || !code.startsWith("SQLITE_")) return e;
+  const advice = SQLITE_ADVICE.find(([re]) => re.test(code))?.[1] ?? `SQLite said: ${(e as Error).message}`;
+  return new DatabaseError({ message: `run database ${path}: cannot ${doing} (${code}): ${advice}`, path, code });
+};
 const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
 
 export class RunStore {
   readonly db: Database.Database;
 
+  readonly path: string;
+
   constructor(root: string | ":memory:") {
-    this.db = new Database(root === ":memory:" ? root : join(root, "acft.sqlite"));
-    this.db.pragma("busy_timeout = 15000"); // first: switching to WAL must wait for a concurrent opener too
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
-    this.migrate();
+    this.path = root === ":memory:" ? root : join(root, "acft.sqlite");
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(this.path);
+      db.pragma("busy_timeout = 15000"); // first: switching to WAL must wait for a concurrent opener too
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      this.db = db;
+      this.migrate();
+    } catch (e) {
+      db?.close();
+      throw databaseError(e, this.path, "open");
+    }
+  }
+
+  /** `PRAGMA integrity_check`: "ok", or the problems SQLite found. */
+  integrityCheck(): string[] {
+    return (this.db.pragma("integrity_check") as Array<{ integrity_check: string }>).map((r) => r.integrity_check);
   }
 
   private migrate(): void {
@@ -128,7 +171,8 @@ export class RunStore {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       e.runId, e.instanceId, e.stage, e.key ?? null, e.keyParts === undefined ? null : JSON.stringify(e.keyParts), e.status,
-      e.startedAt ?? now(), e.status === "running" ? null : now(), e.seconds ?? null, e.outputDigest ?? null, e.error ?? null,
+      e.startedAt ?? now(), e.status === "running" ? null : now(), e.seconds ?? null, e.outputDigest ?? null,
+      e.error === undefined ? null : boundText(e.error),
     );
   }
 
@@ -149,6 +193,11 @@ export class RunStore {
 
   cacheDelete(key: string): void {
     this.db.prepare("DELETE FROM cache WHERE cache_key=?").run(key);
+  }
+
+  /** Drop every cache entry whose output is `digest` (a corrupt object: its producers must recompute). */
+  cacheDeleteDigest(digest: string): number {
+    return this.db.prepare("DELETE FROM cache WHERE output_digest=?").run(digest).changes;
   }
 
   /** The newest cache entry of an instance id (what `status --explain` compares against). */
@@ -237,16 +286,13 @@ export class RunStore {
 
   // ---- per-key locks (atomic through SQLite's write lock) ----
   /**
-   * Take the lock on `key` unless a live holder has it. On this host a holder is dead when its pid is
-   * gone (or its heartbeat is 10× overdue: a recycled pid); on another host when its heartbeat is
-   * older than `staleMs`. (A long synchronous inline stage delays heartbeats; its pid stays alive.)
+   * Take the lock on `key` unless a live holder has it (`holderGone` says which are dead). A long
+   * synchronous inline stage delays heartbeats; its pid stays alive.
    */
   tryLock(key: string, instanceId: string, token: string, alive: (pid: number) => boolean, staleMs: number): Holder | undefined {
     return this.db.transaction((): Holder | undefined => {
       const h = this.db.prepare("SELECT instance_id, pid, host, heartbeat_ms FROM locks WHERE cache_key=?").get(key) as Holder | undefined;
-      const age = h === undefined ? 0 : Date.now() - h.heartbeat_ms;
-      const dead = h !== undefined && (h.host === hostname() ? !alive(h.pid) || age > 10 * staleMs : age > staleMs);
-      if (h !== undefined && !dead) return h;
+      if (h !== undefined && !holderGone(h, alive, staleMs)) return h;
       this.db.prepare("INSERT OR REPLACE INTO locks VALUES (?, ?, ?, ?, ?, ?, ?)").run(key, instanceId, process.pid, hostname(), token, now(), Date.now());
       return undefined;
     }).immediate();
@@ -258,6 +304,18 @@ export class RunStore {
 
   unlock(key: string, token: string): void {
     this.db.prepare("DELETE FROM locks WHERE cache_key=? AND token=?").run(key, token);
+  }
+
+  /** Locks whose holder is gone (the rule of `tryLock`). */
+  staleLocks(alive: (pid: number) => boolean, staleMs: number): Array<Holder & { cache_key: string }> {
+    const rows = this.db.prepare("SELECT cache_key, instance_id, pid, host, heartbeat_ms FROM locks").all() as Array<Holder & { cache_key: string }>;
+    return rows.filter((r) => holderGone(r, alive, staleMs));
+  }
+
+  /** Remove the locks whose holder is gone; returns how many. */
+  cleanLocks(alive: (pid: number) => boolean, staleMs: number): number {
+    const del = this.db.prepare("DELETE FROM locks WHERE cache_key=? AND pid=? AND heartbeat_ms=?");
+    return this.staleLocks(alive, staleMs).reduce((n, r) => n + del.run(r.cache_key, r.pid, r.heartbeat_ms).changes, 0);
   }
 
   // ---- listings ----

@@ -2,15 +2,15 @@
 // forked execution, atomic publication of outputs, and the run/execution records.
 import { fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { ArtifactStore, digestExternal, pidAlive, type ArtifactKind } from "./ArtifactStore.ts";
-import { isEngineError, LockTimeout, StageFailed } from "./Errors.ts";
+import { ArtifactStore, digestExternal, makeDir, pidAlive, type ArtifactKind } from "./ArtifactStore.ts";
+import { ArtifactCorrupt, boundText, DatabaseError, isEngineError, LockTimeout, StageFailed, storeError } from "./Errors.ts";
 import { executeStage, type Job, type JobResult, type Sink } from "./Exec.ts";
 import type { Plan, PlanNode } from "./Graph.ts";
 import { codeOf, keyOf, type KeyParts } from "./Keys.ts";
-import { RunStore, type CacheEntry, type TableEmit } from "./RunStore.ts";
+import { databaseError, RunStore, STALE_LOCK_MS, type CacheEntry, type TableEmit } from "./RunStore.ts";
 import type { Row } from "./Stage.ts";
 import type { FromWorker } from "./Worker.ts";
 
@@ -37,6 +37,8 @@ export type RunEvent =
   | { readonly type: "wait"; readonly id: string; readonly holder: string }
   | { readonly type: "progress"; readonly id: string; readonly done: number; readonly total: number; readonly label?: string }
   | { readonly type: "log"; readonly id: string; readonly message: string }
+  /** Something the engine repaired on its own (a corrupt object recomputed); the run goes on. */
+  | { readonly type: "warn"; readonly id: string; readonly message: string }
   | { readonly type: "finish"; readonly result: InstanceResult };
 
 export interface RunOptions {
@@ -79,7 +81,8 @@ const spawnWorker = (moduleUrl: string) => {
     : fork(WORKER, [], { ...opts, execArgv: ["--import", TSX] });
 };
 const HEARTBEAT_MS = 2000;
-const STALE_LOCK_MS = 30_000;
+/** Size of the store's reserve file: several SQLite pages with their WAL frames. */
+const RESERVE_BYTES = 256 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Produced {
@@ -127,8 +130,13 @@ export class Engine {
   readonly db: RunStore;
 
   constructor(readonly root: string) {
-    mkdirSync(root, { recursive: true });
-    this.store = new ArtifactStore(root);
+    try {
+      makeDir(root);
+    } catch (e) {
+      throw storeError(e, root, "create the store directory");
+    }
+    // The store first: its errors name the filesystem's problem (read-only, a file in the way) precisely.
+    this.store = new ArtifactStore(root, { get: (p, s) => this.db.hashCache.get(p, s), put: (p, s, h) => this.db.hashCache.put(p, s, h) });
     this.db = new RunStore(root);
   }
 
@@ -136,9 +144,30 @@ export class Engine {
     this.db.close();
   }
 
+  /**
+   * A small file kept in the store while a run goes on, deleted when the run database fails (a full disk):
+   * its space lets the run still release its locks and record itself as failed.
+   */
+  private get reservePath(): string {
+    return join(this.root, "store", "reserve");
+  }
+
+  private keepReserve(): void {
+    try {
+      if (!existsSync(this.reservePath)) writeFileSync(this.reservePath, Buffer.alloc(RESERVE_BYTES));
+    } catch {
+      rmSync(this.reservePath, { force: true }); // no room even for that: the run will say so itself
+    }
+  }
+
+  releaseReserve(): void {
+    rmSync(this.reservePath, { force: true });
+  }
+
   /** Execute a plan; never throws for stage failures (they are in the summary). */
   async run(plan: Plan, opts: RunOptions = {}): Promise<RunSummary> {
     const t0 = performance.now();
+    this.keepReserve();
     this.db.markInterrupted(pidAlive);
     const runId = this.db.startRun(plan.pipeline, opts.command ?? `run ${plan.pipeline}`);
     // Ctrl-C / SIGTERM: record the run as interrupted (forked workers exit when the parent goes away).
@@ -147,13 +176,20 @@ export class Engine {
       process.exit(sig === "SIGINT" ? 130 : 143);
     };
     process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
-    const results = await new Scheduler(this, plan, runId, opts).all().finally(() => {
+    const scheduler = new Scheduler(this, plan, runId, opts);
+    const results = await scheduler.all().finally(() => {
       process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
     });
     const seconds = (performance.now() - t0) / 1000;
     const count = (s: InstanceStatus) => results.filter((r) => r.status === s).length;
     const failed = count("failed");
-    this.db.finishRun(runId, { status: failed > 0 ? "failed" : "succeeded", ran: count("ran"), cached: count("cached"), failed, seconds });
+    try {
+      this.db.finishRun(runId, { status: failed > 0 || scheduler.fatal ? "failed" : "succeeded", ran: count("ran"), cached: count("cached"), failed, seconds });
+    } catch (e) {
+      throw scheduler.fatal ?? databaseError(e, this.db.path, "record the end of the run");
+    }
+    // The run database failed part-way (e.g. a full disk): the run is over, marked failed; say why.
+    if (scheduler.fatal) throw scheduler.fatal;
     return { runId, pipeline: plan.pipeline, instances: results, seconds };
   }
 }
@@ -163,6 +199,8 @@ class Scheduler {
   private readonly results = new Map<string, InstanceResult>();
   private readonly code = new Map<string, Record<string, string>>();
   private stopped = false;
+  /** The first failure of the run database: no further instance starts, and the run ends failed. */
+  fatal: DatabaseError | undefined;
   private readonly emit: (e: RunEvent) => void;
 
   constructor(private readonly engine: Engine, private readonly plan: Plan, private readonly runId: number, private readonly opts: RunOptions) {
@@ -193,7 +231,7 @@ class Scheduler {
           const n = ready.shift()!;
           running++;
           this.one(n)
-            .catch((e) => (this.fail(n, n.kind === "stage" ? n.stage.name : "external", 0, e, undefined, undefined), false))
+            .catch((e) => (this.fail(n, n.kind === "stage" ? n.stage.name : "external", 0, this.asFatal(e), undefined, undefined), false))
             .then((ok) => finished(n, ok));
         }
         if (running === 0) allDone();
@@ -210,12 +248,12 @@ class Scheduler {
     if (this.results.has(m.id) || m.kind !== "stage") return;
     const r: InstanceResult = { id: m.id, stage: m.stage.name, status: "skipped", seconds: 0, error: `upstream ${cause} failed` };
     this.results.set(m.id, r);
-    this.engine.db.recordExecution({ runId: this.runId, instanceId: m.id, stage: m.stage.name, status: "skipped", error: r.error });
+    this.record(() => this.engine.db.recordExecution({ runId: this.runId, instanceId: m.id, stage: m.stage.name, status: "skipped", error: r.error }), true);
     this.emit({ type: "finish", result: r });
     for (const d of this.plan.nodes) if (waiting.get(d.id)!.has(m.id)) this.skip(d, cause, waiting);
   }
 
-  private async one(n: PlanNode): Promise<boolean> {
+  private async one(n: PlanNode, retried = false): Promise<boolean> {
     if (n.kind === "external") {
       try {
         const digest = digestExternal(n.path, this.engine.db.hashCache);
@@ -236,28 +274,85 @@ class Scheduler {
     const t0 = performance.now();
     const token = randomUUID();
     let beat: NodeJS.Timeout | undefined;
+    let corrupt: ArtifactCorrupt | undefined;
     try {
       if (await this.lock(n, key, parts, token, t0)) return true; // another process produced it meanwhile
-      beat = setInterval(() => this.engine.db.heartbeat(key, token), HEARTBEAT_MS);
+      beat = setInterval(() => this.record(() => this.engine.db.heartbeat(key, token)), HEARTBEAT_MS);
       beat.unref();
       if (this.hit(n, key, parts)) return true;
       await this.compute(n, key, parts, inputs, t0);
       return true;
     } catch (e) {
-      this.fail(n, n.stage.name, Math.round(performance.now() - t0) / 1000, e, key, parts);
-      return false;
+      if (!retried && (e as { _tag?: string })._tag === "ArtifactCorrupt") corrupt = e as ArtifactCorrupt;
+      else this.fail(n, n.stage.name, Math.round(performance.now() - t0) / 1000, this.asFatal(e), key, parts);
+      if (corrupt === undefined) return false;
     } finally {
       if (beat) clearInterval(beat);
-      this.engine.db.unlock(key, token);
+      this.record(() => this.engine.db.unlock(key, token), true);
+    }
+    // An input turned out corrupt when read: recompute its producer, then this instance (its key may change).
+    return (await this.recover(n, corrupt!)) && this.one(n, true);
+  }
+
+  /**
+   * An input object of `n` failed its digest check: remove it, drop the cache entries that point at it,
+   * and recompute the instance that produced it (warning with its name). False when no producer is known.
+   */
+  private async recover(n: Extract<PlanNode, { kind: "stage" }>, e: ArtifactCorrupt): Promise<boolean> {
+    const producer = this.plan.nodes.find((m) => m.kind === "stage" && this.produced.get(m.id)?.digest === e.digest);
+    const kind = producer && this.produced.get(producer.id)!.kind;
+    if (producer === undefined || kind === undefined) {
+      this.fail(n, n.stage.name, 0, e, undefined, undefined);
+      return false;
+    }
+    this.emit({ type: "warn", id: producer.id, message: `${e.message}: removed it; recomputing ${producer.id}, then ${n.id}` });
+    this.engine.store.remove(kind, e.digest);
+    this.record(() => this.engine.db.cacheDeleteDigest(e.digest), true);
+    this.produced.delete(producer.id);
+    this.results.delete(producer.id);
+    return this.one(producer, true);
+  }
+
+  /**
+   * Run a run-database write; its failure becomes the run's fatal error instead of a crash. After such a
+   * failure only `essential` writes (releasing locks, recording failures) are still attempted.
+   */
+  private record<A>(write: () => A, essential = false): A | undefined {
+    if (this.fatal && !essential) return undefined;
+    try {
+      return write();
+    } catch (e) {
+      this.asFatal(e);
+      return undefined;
     }
   }
 
-  /** A cache hit whose artifact is present: record it as cached. Entries whose artifact vanished are dropped. */
+  /** A failure of the run database stops the run (recorded once as `fatal`); other errors pass through. */
+  private asFatal(e: unknown): unknown {
+    const d = databaseError(e, this.engine.db.path, "write");
+    if ((d as { _tag?: string })._tag !== "DatabaseError") return e;
+    if (this.fatal === undefined) {
+      this.fatal = d as DatabaseError;
+      this.engine.releaseReserve(); // room for the writes that end the run cleanly on a full disk
+    }
+    this.stopped = true;
+    return d;
+  }
+
+  /**
+   * A cache hit whose artifact is present and matches its digest: record it as cached. Entries whose
+   * artifact vanished are dropped; a corrupt artifact is removed (with a warning) and recomputed.
+   */
   private hit(n: Extract<PlanNode, { kind: "stage" }>, key: string, parts: KeyParts): boolean {
     const entry: CacheEntry | undefined = this.engine.db.cacheGet(key);
     if (entry === undefined) return false;
-    if (!this.engine.store.has(entry.output_kind, entry.output_digest)) {
-      this.engine.db.cacheDelete(key);
+    const { store, db } = this.engine;
+    if (!store.intact(entry.output_kind, entry.output_digest)) {
+      if (store.has(entry.output_kind, entry.output_digest)) {
+        this.emit({ type: "warn", id: n.id, message: `artifact ${store.path(entry.output_kind, entry.output_digest)} does not match its digest: removed it; recomputing ${n.id}` });
+        store.remove(entry.output_kind, entry.output_digest);
+        db.cacheDeleteDigest(entry.output_digest);
+      } else db.cacheDelete(key);
       return false;
     }
     this.engine.db.restoreTables(entry, n.id);
@@ -285,7 +380,7 @@ class Scheduler {
         });
       await sleep(150);
       const entry = this.engine.db.cacheGet(key);
-      if (entry && this.engine.store.has(entry.output_kind, entry.output_digest)) return this.hit(n, key, parts);
+      if (entry && this.engine.store.has(entry.output_kind, entry.output_digest) && this.hit(n, key, parts)) return true;
     }
   }
 
@@ -303,7 +398,7 @@ class Scheduler {
     const tables: TableEmit[] = [];
     const sink: Sink = {
       progress: (done, total, label) => this.emit({ type: "progress", id: n.id, done, total, label }),
-      metric: (name, value, step) => db.metric(this.runId, n.id, key, name, value, step),
+      metric: (name, value, step) => void this.record(() => db.metric(this.runId, n.id, key, name, value, step)),
       log: (message) => this.emit({ type: "log", id: n.id, message }),
       table: (name, rows) => tables.push({ name, rows }),
     };
@@ -311,12 +406,19 @@ class Scheduler {
       const job: Job = {
         moduleUrl: n.stage.module, stageName: n.stage.name, instanceId: n.id, key, params: n.paramsEncoded,
         outDir: n.stage.process === "fork" || n.stage.output.kind === "directory" ? outDir() : "",
+        inputSeconds: Object.fromEntries(Object.entries(inputs).flatMap(([k, p]) => {
+          const s = p.path === undefined ? db.cacheGet(p.key)?.seconds : undefined;
+          return typeof s === "number" ? [[k, s]] : [];
+        })),
         inputs: Object.fromEntries(Object.entries(inputs).map(([k, p]) => [
           k, p.path !== undefined ? { path: p.path } : p.kind === "directory" ? { path: store.dirPath(p.digest) } : { json: JSON.parse(store.readValue(p.digest)) },
         ])),
       };
       const r = n.stage.process === "inline" ? await executeStage(n.stage, job, sink, outDir) : await forkJob(job, sink);
+      if (this.fatal) throw this.fatal; // a metric could not be recorded: do not cache a half-recorded result
       const put = r.text !== undefined ? store.putValue(r.text) : store.putDirectory(outDir());
+      if (put.replaced)
+        this.emit({ type: "warn", id: n.id, message: `the store held a corrupt copy of this output (${put.digest.slice(0, 12)}…): replaced it with the fresh one` });
       const seconds = Math.round(performance.now() - t0) / 1000;
       const sourceKeys = Object.fromEntries(Object.entries(inputs).map(([k, p]) => [k, p.key]));
       db.commitSuccess({ runId: this.runId, instanceId: n.id, stage: n.stage.name, key, keyParts: parts, kind: n.stage.output.kind,
@@ -333,10 +435,10 @@ class Scheduler {
   private fail(n: PlanNode, stage: string, seconds: number, e: unknown, key: string | undefined, parts: KeyParts | undefined): void {
     const message = isEngineError(e) || e instanceof Error ? e.message : String(e);
     const detail = (e as { detail?: string }).detail;
-    const error = detail && !message.includes(detail) ? `${message}\n${detail}` : message;
+    const error = boundText(detail && !message.includes(detail) ? `${message}\n${detail}` : message);
     const r: InstanceResult = { id: n.id, stage, status: "failed", seconds, key, error };
     this.results.set(n.id, r);
-    this.engine.db.recordExecution({ runId: this.runId, instanceId: n.id, stage, key, keyParts: parts, status: "failed", seconds, error });
+    this.record(() => this.engine.db.recordExecution({ runId: this.runId, instanceId: n.id, stage, key, keyParts: parts, status: "failed", seconds, error }), true);
     this.emit({ type: "finish", result: r });
   }
 }

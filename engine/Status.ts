@@ -47,14 +47,14 @@ export const status = (engine: Engine, plan: Plan): InstanceStatus[] => {
     const parts: KeyParts = { ...base, inputs: Object.fromEntries(Object.entries(n.inputs).map(([k, src]) => [k, digests.get(src)!])) };
     const key = keyOf(parts);
     const entry = engine.db.cacheGet(key);
-    if (entry && engine.store.has(entry.output_kind, entry.output_digest)) {
+    if (entry && engine.store.intact(entry.output_kind, entry.output_digest)) {
       digests.set(n.id, entry.output_digest);
       out.push({ id: n.id, stage: n.stage.name, status: "cached", seconds: entry.seconds, key, outputDigest: entry.output_digest, reasons: [] });
       continue;
     }
     const reasons = explain(prev, parts, n.inputs);
     out.push({ id: n.id, stage: n.stage.name, status: "stale", seconds: null, key,
-      reasons: entry ? ["artifact missing from the store (removed by gc or by hand)"] : reasons.length > 0 ? [...vs, ...reasons] : ["no cached result for this key"] });
+      reasons: entry ? [engine.store.has(entry.output_kind, entry.output_digest) ? "artifact corrupt (does not match its digest): the run replaces it" : "artifact missing from the store (removed by gc or by hand)"] : reasons.length > 0 ? [...vs, ...reasons] : ["no cached result for this key"] });
   }
   return out;
 };

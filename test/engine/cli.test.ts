@@ -87,10 +87,10 @@ test("dag prints text and Mermaid", async () => {
 
 test("unknown pipeline lists the available ones; unknown --set key lists known keys; usage errors exit 2", async () => {
   const u = await cli(["run", "nope", "--store", tempDir()]);
-  assert.equal(u.code, 1);
+  assert.equal(u.code, 2);
   assert.match(u.err, /unknown pipeline "nope"; available: chain, slow, failing, swept, external/);
   const k = await cli(["run", "chain", "--store", tempDir(), "--set", "sum.lr=1", "--json"]);
-  assert.equal(k.code, 1);
+  assert.equal(k.code, 2);
   assert.equal(k.json().error._tag, "UnknownOverrideKey");
   assert.match(k.err, /Known keys:[\s\S]*emit\.value/);
   const f = await cli(["run", "chain", "--bogus"]);
@@ -123,7 +123,7 @@ test("runs lists runs; gc frees artifacts no recent run or current plan referenc
 test("extension points: extra command groups and global flags", async () => {
   let backend = "";
   const data: Command = {
-    name: "data", summary: "data tools", usage: "acft data check", options: { deep: { type: "boolean" } },
+    name: "data", summary: "data tools", usage: "acft data check", options: { deep: { type: "boolean" } }, positionals: 1,
     run: async (ctx) => (ctx.out(`data ${ctx.positionals.join(" ")} deep=${ctx.values.deep ?? false}\n`), 0),
   };
   const r = await cli(["--backend", "wasm", "data", "check", "--deep"], {
@@ -164,15 +164,16 @@ test("bad params, unknown key, cycle, missing input: a typed error naming the cu
   });
   const pipelines = [...fixturePipelines, cyclic, dangling];
   const store = tempDir();
-  const cases: Array<[string[], string, RegExp]> = [
-    [["run", "chain", "--set", "a.value=x"], "DecodeError", /invalid a params:\n  - a params\.value: Expected number, actual "x"/],
-    [["run", "chain", "--set", "a.nope=1"], "UnknownOverrideKey", /--set a\.nope: unknown key/],
-    [["run", "cyclic"], "CycleError", /cycle \(each feeds the next\): (x → y → x|y → x → y)/],
-    [["run", "dangling"], "MissingInput", /instance lonely: input "x" refers to "nowhere"/],
+  // exit 2: the command line is wrong; exit 1: the pipeline definition is
+  const cases: Array<[string[], string, RegExp, number]> = [
+    [["run", "chain", "--set", "a.value=x"], "DecodeError", /invalid a params:\n  - a params\.value: Expected number, actual "x"/, 2],
+    [["run", "chain", "--set", "a.nope=1"], "UnknownOverrideKey", /--set a\.nope: unknown key/, 2],
+    [["run", "cyclic"], "CycleError", /cycle \(each feeds the next\): (x → y → x|y → x → y)/, 1],
+    [["run", "dangling"], "MissingInput", /instance lonely: input "x" refers to "nowhere"/, 1],
   ];
-  for (const [args, tag, message] of cases) {
+  for (const [args, tag, message, code] of cases) {
     const r = await cli([...args, "--store", store, "--json"], { pipelines });
-    assert.equal(r.code, 1, args.join(" "));
+    assert.equal(r.code, code, args.join(" "));
     assert.equal(r.json().error._tag, tag);
     assert.match(r.json().error.message, message);
   }
