@@ -200,8 +200,11 @@ test("firstInvalidUtf8 agrees with TextDecoder's fatal mode on random byte strin
     assert.equal(lossy.decode(b).slice(0, prefix.length + 1), prefix + "\uFFFD", `${bytes}`);
   }
   assert.ok(invalid > 500, `only ${invalid} invalid cases drawn`);
-  for (const [bytes, at] of [[[0xc0, 0x80], 0], [[0x61, 0xed, 0xa0, 0x80], 1], [[0xf4, 0x90, 0x80, 0x80], 0], [[0x61, 0xe2, 0x82], 1], [[0xe2, 0x82, 0xac], -1]] as const) {
+  for (const [bytes, at] of [[[0xc0, 0x80], 0], [[0x61, 0xed, 0xa0, 0x80], 1], [[0xf4, 0x90, 0x80, 0x80], 0], [[0x61, 0xe2, 0x82], 1], [[0xe2, 0x82, 0xac], -1],
+    // the edges of the special second-byte ranges: U+0800, U+D7FF, U+10000, U+10FFFF valid; an overlong 3-byte form not
+    [[0xe0, 0xa0, 0x80], -1], [[0xed, 0x9f, 0xbf], -1], [[0xf0, 0x90, 0x80, 0x80], -1], [[0xf4, 0x8f, 0xbf, 0xbf], -1], [[0x0a, 0xe0, 0x9f, 0x80], 1]] as const) {
     assert.equal(firstInvalidUtf8(new Uint8Array(bytes)), at, `${bytes}`);
+    assert.equal(at < 0, valid(new Uint8Array(bytes)), `${bytes}`);
   }
 });
 
