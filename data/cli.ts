@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { checkDataDir } from "./dataset.ts";
 import type { RecordIssue } from "./errors.ts";
 import { formatIssue } from "./errors.ts";
 import { fetchDatasets, type FetchProgress, type FetchedFile } from "./fetch.ts";
@@ -34,8 +35,10 @@ export interface DataCheckOptions {
 
 export const checkPassed = (r: DataCheckReport): boolean => r.datasets.length > 0 && r.datasets.every((d) => d.errors.length === 0);
 
-const checkDir = (dataDir: string): DataCheckReport => ({
-  datasets: DATASET_NAMES.filter((n) => datasetPresent(n, dataDir)).map((name): DatasetCheck => {
+/** Every dataset found in dataDir, read with skipBad. A missing data dir throws DataDirMissing. */
+const checkDir = (dataDir: string): DataCheckReport => {
+  checkDataDir(dataDir);
+  const check = (name: (typeof DATASET_NAMES)[number]): DatasetCheck => {
     try {
       const d = DATASETS[name].read(dataDir, { skipBad: true });
       return { name, records: d.records.length, digest: d.digest, errors: d.errors };
@@ -44,9 +47,14 @@ const checkDir = (dataDir: string): DataCheckReport => ({
       if (tagged._tag !== "DatasetFileMissing") throw e;
       return { name, records: 0, digest: "", errors: [{ file: tagged.file ?? dataDir, line: 0, field: "file", message: tagged.message }] };
     }
-  }),
-});
+  };
+  return { datasets: DATASET_NAMES.filter((n) => datasetPresent(n, dataDir)).map(check) };
+};
 
+/**
+ * Check a data dir (or the synthetic default). Bad records, missing files and empty required files
+ * are errors in the report; a data dir that does not exist or is a file fails with DataDirMissing.
+ */
 export const dataCheck = async (opts: DataCheckOptions = {}): Promise<DataCheckReport> => {
   const log = opts.log ?? ((s: string) => console.log(s));
   let report: DataCheckReport;

@@ -9,11 +9,12 @@ import { NonEmpty, readJsonl, readLabels } from "./lines.ts";
 export const CHOICE_FORMAT = 1;
 
 /** Attach line-aligned labels to records read from a JSONL file; a length mismatch is a file error. */
-const withLabels = <A>(r: DatasetReader<A>, jsonl: string, labelsFile: string, schema: Schema.Schema<A, any>, key: string): void => {
+const withLabels = <A>(r: DatasetReader<A>, jsonl: string, labelsFile: string, schema: Schema.Schema<A, any>, key: string, role: string): void => {
   const labels = readLabels(r, labelsFile);
   if (labels === undefined) return;
-  readJsonl(r, jsonl, schema, (line) => ({ [key]: labels[line - 1] }));
-  const text = r.text(jsonl) ?? "";
+  readJsonl(r, jsonl, schema, role, (line) => ({ [key]: labels[line - 1] }));
+  const text = r.text(jsonl);
+  if (text === undefined) return; // not UTF-8: already reported, nothing to align
   const n = text.split(/\r?\n/).filter((l) => l.trim() !== "").length;
   if (n !== labels.length) r.reject({ file: labelsFile, line: 0, field: key, message: `${labels.length} labels for ${n} records in ${jsonl}; the files must align line by line` });
 };
@@ -28,7 +29,7 @@ export type PiqaItem = typeof PiqaItem.Type;
 
 export const readPiqa = (dataDir: string, opts: ReadOptions = {}): LoadedDataset<PiqaItem> => {
   const r = new DatasetReader<PiqaItem>("piqa", dataDir, CHOICE_FORMAT, opts);
-  withLabels(r, "piqa/valid.jsonl", "piqa/valid-labels.lst", PiqaItem, "label");
+  withLabels(r, "piqa/valid.jsonl", "piqa/valid-labels.lst", PiqaItem, "label", "the validation set");
   return r.finish();
 };
 
@@ -46,7 +47,7 @@ export type ArcItem = typeof ArcItem.Type;
 export const readArc = (variant: "Easy" | "Challenge") => (dataDir: string, opts: ReadOptions = {}): LoadedDataset<ArcItem> => {
   const r = new DatasetReader<ArcItem>(`arc-${variant.toLowerCase()}`, dataDir, CHOICE_FORMAT, opts);
   for (const [split, file] of [["dev", "Dev"], ["test", "Test"]] as const) {
-    readJsonl(r, `arc/ARC-${variant}/ARC-${variant}-${file}.jsonl`, ArcItem, () => ({ split }));
+    readJsonl(r, `arc/ARC-${variant}/ARC-${variant}-${file}.jsonl`, ArcItem, `the ${file} split`, () => ({ split }));
   }
   return r.finish();
 };
@@ -63,6 +64,6 @@ export type WinoGrandeItem = typeof WinoGrandeItem.Type;
 
 export const readWinoGrande = (dataDir: string, opts: ReadOptions = {}): LoadedDataset<WinoGrandeItem> => {
   const r = new DatasetReader<WinoGrandeItem>("winogrande", dataDir, CHOICE_FORMAT, opts);
-  withLabels(r, "winogrande/dev.jsonl", "winogrande/dev-labels.lst", WinoGrandeItem, "label");
+  withLabels(r, "winogrande/dev.jsonl", "winogrande/dev-labels.lst", WinoGrandeItem, "label", "the dev set");
   return r.finish();
 };

@@ -30,7 +30,7 @@ export type JigsawComment = typeof JigsawComment.Type;
 
 export const readJigsawFile = (name: string, file: string) => (dataDir: string, opts: ReadOptions = {}): LoadedDataset<JigsawComment> => {
   const r = new DatasetReader<JigsawComment>(name, dataDir, JIGSAW_FORMAT, opts);
-  for (const { line, raw } of csvRecords(r, file, HEADER)) r.decode(JigsawComment, raw, file, line);
+  for (const { line, raw } of csvRecords(r, file, HEADER, "the comments file")) r.decode(JigsawComment, raw, file, line);
   return r.finish();
 };
 

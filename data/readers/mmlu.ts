@@ -30,11 +30,13 @@ export const readMmlu = (dataDir: string, opts: ReadOptions = {}): LoadedDataset
       throw new DatasetFileMissing({ dataset: "mmlu", file: join(dataDir, dir), reason: "directory not found" });
     }
     const suffix = `_${split}.csv`;
-    for (const f of readdirSync(join(dataDir, dir)).filter((f) => f.endsWith(suffix)).sort()) {
+    const files = readdirSync(join(dataDir, dir)).filter((f) => f.endsWith(suffix)).sort();
+    if (files.length === 0 && split !== "val") r.empty(dir, `no <subject>${suffix} files`, `the ${split} split`);
+    for (const f of files) {
       const file = `${dir}/${f}`;
       const subject = f.slice(0, -suffix.length);
       const text = r.text(file);
-      if (text === undefined) continue;
+      if (text === undefined || !r.hasLines(file, text, `the ${split} questions of ${subject}`)) continue;
       const { rows, error } = parseCsv(text);
       for (const row of rows) {
         if (row.fields.length !== 6) {

@@ -37,6 +37,6 @@ export type RtpPrompt = typeof RtpPrompt.Type;
 
 export const readRtp = (dataDir: string, opts: ReadOptions = {}): LoadedDataset<RtpPrompt> => {
   const r = new DatasetReader<RtpPrompt>("realtoxicityprompts", dataDir, RTP_FORMAT, opts);
-  for (const subset of ["toxic", "nontoxic"] as const) readJsonl(r, RTP_FILES[subset], RtpPrompt, () => ({ subset }));
+  for (const subset of ["toxic", "nontoxic"] as const) readJsonl(r, RTP_FILES[subset], RtpPrompt, `the ${subset} subset`, () => ({ subset }));
   return r.finish();
 };

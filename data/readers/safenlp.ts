@@ -63,8 +63,9 @@ export const scanJsonArray = (text: string): { elements: JsonElement[]; error?: 
 export const readSafeNlp = (dataDir: string, opts: ReadOptions = {}): LoadedDataset<SafeNlpItem> => {
   const r = new DatasetReader<SafeNlpItem>("toxigen-safenlp", dataDir, SAFENLP_FORMAT, opts);
   const text = r.text(SAFENLP_FILE);
-  if (text === undefined) return r.finish();
+  if (text === undefined || !r.hasLines(SAFENLP_FILE, text, "the evaluation prompts")) return r.finish();
   const { elements, error } = scanJsonArray(text);
+  if (elements.length === 0 && error === undefined) r.empty(SAFENLP_FILE, "an empty JSON array", "the evaluation prompts");
   for (const el of elements) {
     let value: unknown;
     try {

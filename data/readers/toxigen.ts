@@ -55,7 +55,7 @@ export const readToxiGenPrompts = (dataDir: string, opts: ReadOptions = {}): Loa
     const [, label, group] = PROMPT_FILE.exec(f)!;
     const file = `${dir}/${f}`;
     const text = r.text(file);
-    if (text === undefined) continue;
+    if (text === undefined || !r.hasLines(file, text, `the ${label} prompts for ${group}`)) continue;
     splitLines(text).forEach((line, i) => {
       const p = parsePromptLine(line);
       if ("field" in p) r.reject({ file, line: i + 1, field: p.field, message: p.message });
@@ -112,7 +112,7 @@ const ANNOTATED_HEADER = ["text", "target_group", "factual?", "ingroup_effect", 
 export const readToxiGenAnnotated = (dataDir: string, opts: ReadOptions = {}): LoadedDataset<ToxiGenAnnotated> => {
   const r = new DatasetReader<ToxiGenAnnotated>("toxigen-annotated", dataDir, TOXIGEN_ANNOTATED_FORMAT, opts);
   const file = "toxigen/annotated/annotated_train.csv";
-  for (const { line, raw } of csvRecords(r, file, ANNOTATED_HEADER)) {
+  for (const { line, raw } of csvRecords(r, file, ANNOTATED_HEADER, "the annotated train split")) {
     const decoded = decodeBytesLiteral(raw.text);
     if (decoded === undefined) r.reject({ file, line, field: "text", message: "expected a Python bytes literal b'…' or b\"…\"" });
     else r.decode(ToxiGenAnnotated, { ...raw, text: decoded }, file, line);

@@ -35,7 +35,7 @@ export const readWikiText = (dataDir: string, opts: ReadOptions = {}): LoadedDat
       throw new DatasetFileMissing({ dataset: "wikitext-2", file: `${dataDir}/wikitext-2/${split}.txt`, reason: `no ${split} split (looked for ${wikitextFiles(split).map((f) => f.path).join(", ")})` });
     }
     const text = r.text(found.path);
-    if (text === undefined) continue;
+    if (text === undefined || !r.hasLines(found.path, text, `the ${split} split`)) continue;
     splitLines(text).forEach((line, i) => r.decode(WikiTextLine, { split, format: found.format, text: line }, found.path, i + 1));
   }
   return r.finish();

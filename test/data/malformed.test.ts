@@ -104,12 +104,13 @@ test("digest: changes with any byte of a file the reader read, not with other fi
   });
 });
 
-test("a file that is not UTF-8 is a file-level error (line 0, field encoding)", () => {
+test("a file that is not UTF-8 is one error at the first bad byte's line (field encoding)", () => {
   withDir({ "wikitext-2/train.txt": " a \n", "wikitext-2/test.txt": " b \n" }, (dir) => {
     writeFileSync(join(dir, "wikitext-2/valid.txt"), Buffer.from([0x20, 0xff, 0xfe, 0x0a]));
     const r = Effect.runSync(Effect.either(loadDataset("wikitext-2", dir)));
     assert.ok(Either.isLeft(r) && r.left._tag === "MalformedRecord");
-    assert.deepEqual([r.left.issue.file, r.left.issue.line, r.left.issue.field], ["wikitext-2/valid.txt", 0, "encoding"]);
+    assert.deepEqual([r.left.issue.file, r.left.issue.line, r.left.issue.field], ["wikitext-2/valid.txt", 1, "encoding"]);
+    assert.match(r.left.message, /valid\.txt:1: field "encoding": invalid UTF-8 at byte offset 1 \(bytes ff fe 0a\)/);
     const lenient = DATASETS["wikitext-2"].read(dir, { skipBad: true });
     assert.equal(lenient.records.length, 2);
     assert.equal(lenient.skipped, 1);
