@@ -1,5 +1,8 @@
 // Typed errors of the engine. Every error a user can cause names the culprit and says what to do.
 import { Data } from "effect";
+import { count } from "./Quote.ts";
+
+export { boundMessage, quote } from "./Quote.ts";
 
 export interface Issue {
   readonly path: string;
@@ -113,18 +116,6 @@ const TAGS = new Set([
 export const isEngineError = (e: unknown): e is EngineError =>
   typeof e === "object" && e !== null && TAGS.has((e as { _tag?: string })._tag ?? "");
 
-/** Longest excerpt of a value that an error message quotes. */
-export const QUOTE_CHARS = 200;
-
-/**
- * A value as an error message quotes it: whole when short, else its first `max` characters, an ellipsis
- * and its full length (a 50 MB field must not become 50 MB of terminal output and database rows).
- */
-export const quote = (value: unknown, max = QUOTE_CHARS): string => {
-  const s = typeof value === "string" ? value : String(value);
-  return s.length <= max ? JSON.stringify(s) : `${JSON.stringify(s.slice(0, max))}… (${s.length.toLocaleString("en-US")} characters)`;
-};
-
 /** Longest error text the engine records or prints for one instance; longer texts keep their start and end. */
 export const ERROR_CHARS = 4000;
 
@@ -132,7 +123,7 @@ export const ERROR_CHARS = 4000;
 export const boundText = (text: string, max = ERROR_CHARS): string => {
   if (text.length <= max) return text;
   const keep = Math.floor((max - 60) / 2);
-  return `${text.slice(0, keep)}\n… [${(text.length - 2 * keep).toLocaleString("en-US")} characters cut] …\n${text.slice(-keep)}`;
+  return `${text.slice(0, keep)}\n… [${count(text.length - 2 * keep)} characters cut] …\n${text.slice(-keep)}`;
 };
 
 const ERRNO_ADVICE: Record<string, string> = {

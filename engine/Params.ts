@@ -1,6 +1,6 @@
 // Param schemas: every field has a default and a description; decoding errors name path, expectation, value.
 import { Either, ParseResult, Schema, SchemaAST } from "effect";
-import { boundText, DecodeError, DefinitionError, type Issue } from "./Errors.ts";
+import { boundMessage, DecodeError, DefinitionError, type Issue } from "./Errors.ts";
 
 /** A param field: `lr: param(Schema.Number, 3e-4, "learning rate")`. */
 export const param = <A, I>(schema: Schema.Schema<A, I, never>, value: NoInfer<A>, description: string) =>
@@ -52,7 +52,7 @@ export const checkParamsSchema = (schema: Params, where: string): void => {
 export const toIssues = (error: ParseResult.ParseError): Issue[] => {
   const all = ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => ({
     path: i.path.map(String).join("."),
-    message: boundText(i.message, 400), // schema messages quote the actual value, which may be huge
+    message: boundMessage(i.message), // schema messages quote the actual value, which may be huge
   }));
   const useful = all.filter((i) => !i.message.startsWith("Expected undefined"));
   return useful.length > 0 ? useful : all;

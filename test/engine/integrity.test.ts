@@ -230,7 +230,7 @@ test("errors quote values bounded: a huge stage error is cut in the database and
   const row = db.prepare("SELECT length(error) AS n FROM executions").get() as { n: number };
   db.close();
   assert.ok(row.n <= 4000, `executions.error is ${row.n} characters`);
-  assert.equal(quote("z".repeat(250)), `"${"z".repeat(200)}"… (250 characters)`);
+  assert.equal(quote("z".repeat(250)), `"${"z".repeat(200)}…" (250 characters)`);
   assert.equal(quote("short"), '"short"');
   assert.match(boundText("a".repeat(10_000), 100), /^a{20}\n… \[9,960 characters cut\] …\na{20}$/);
 });
