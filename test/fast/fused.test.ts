@@ -141,3 +141,39 @@ test("forward-only fused ops leave no tensors behind (the saved-for-backward out
     await tf.setBackend("cpu");
   }
 });
+
+test("a whole LM gradient is bitwise identical for 1, 2 and 3 native threads, and across repeats", opts, async () => {
+  const { PRESETS, initLM, lmLoss, lmVariables, disposeParams } = await import("../../ml/lm.ts");
+  const { setFastThreads, fastInfo } = await import("../../ml/fast/index.ts");
+  const { activateFastPath } = await import("../../ml/fast/index.ts");
+  const { resetOpsImpl } = await import("../../ml/ops.ts");
+  const before = fastInfo().threads;
+  const prev = tf.getBackend();
+  await activateFastPath();
+  try {
+    // 8 × 100 rows: more than one 32-row block of the layer-norm gradient, and over the threading grain.
+    const cfg = { ...PRESETS.reference, vocabSize: 300, contextLength: 100, dropout: 0.1 };
+    const p = initLM(cfg, 5);
+    const ids = tf.tensor2d(randint([8, cfg.contextLength + 1], cfg.vocabSize, 9).values as Int32Array, [8, cfg.contextLength + 1], "int32");
+    const mask = tf.ones([8, cfg.contextLength]) as tf.Tensor2D;
+    const grads = (threads: number): Float32Array[] => {
+      setFastThreads(threads);
+      const { value, grads: g } = tf.variableGrads(() => lmLoss(p, cfg, ids, mask, { training: true, seed: 3 }) as tf.Scalar, Object.values(lmVariables(p)));
+      const out = [value.dataSync() as Float32Array, ...Object.keys(g).sort().map((k) => g[k].dataSync() as Float32Array)];
+      tf.dispose([value, ...Object.values(g)]);
+      return out;
+    };
+    const ref = grads(1);
+    for (const t of [2, 3, 2]) {
+      const got = grads(t);
+      const differ = got.filter((a, i) => !Buffer.from(a.buffer).equals(Buffer.from(ref[i].buffer))).length;
+      assert.equal(differ, 0, `${differ} of ${ref.length} gradient tensors differ at ${t} threads`);
+    }
+    tf.dispose([ids, mask]);
+    disposeParams(lmVariables(p));
+  } finally {
+    setFastThreads(before);
+    resetOpsImpl();
+    await tf.setBackend(prev);
+  }
+});
