@@ -1,10 +1,12 @@
 // The `smoke` pipeline end to end through the real CLI (`acft run smoke --json`): every stage kind on
 // the tiny size; a second run is all cache hits; `--set finetune.lambda=…` reruns only the regularised
-// fine-tunes and what depends on them.
+// fine-tunes and what depends on them; outputs are byte-identical when recomputed, so deleted objects
+// rerun only their producers (early cutoff).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import Database from "better-sqlite3";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dependants, plan } from "../../engine/Graph.ts";
@@ -58,4 +60,41 @@ test("smoke: runs end to end, then all cached, then --set finetune.lambda reruns
     else assert.ok(i.status === "ran" || i.status === "cached", `${id}: ${i.status}`);
   }
   assert.ok([...got.values()].filter((i) => i.status === "cached").length > 20, "the upstream (data, base LM, oracle, SFT, RL…) is reused");
+
+  // Outputs are byte-identical across runs: deleting the objects of a sampling, a NADO and a fine-tuning
+  // instance reruns exactly those three, and early cutoff keeps everything below them cached.
+  const digests = outputDigests(third.json.runId);
+  const victims = ["sample", "nado", "finetune"].map((stage) => third.json.instances.find((i: Instance) => i.stage === stage)!.id as string);
+  for (const id of victims) rmSync(objectPath(digests.get(id)!), { recursive: true });
+  const fourth = acft("run", "smoke", "--set", "finetune.lambda=0.5");
+  assert.equal(fourth.code, 0, fourth.stderr.slice(-2000));
+  assert.deepEqual(fourth.json.instances.filter((i: Instance) => i.status !== "cached").map((i: Instance) => i.id).sort(), [...victims].sort());
+  const again = outputDigests(fourth.json.runId);
+  for (const id of victims) assert.equal(again.get(id), digests.get(id), `${id} reproduces its output byte for byte`);
+
+  // And for every stage: with every object gone, a rerun recomputes all of them to the same bytes.
+  rmSync(join(store, "store", "objects"), { recursive: true });
+  const fifth = acft("run", "smoke", "--set", "finetune.lambda=0.5");
+  assert.equal(fifth.code, 0, fifth.stderr.slice(-2000));
+  const all = outputDigests(fifth.json.runId);
+  const recomputed = new Set(fifth.json.instances.filter((i: Instance) => i.status === "ran").map((i: Instance) => all.get(i.id)));
+  // An instance may be a cache hit only on an object that another instance recomputed in this run.
+  assert.deepEqual(fifth.json.instances.filter((i: Instance) => i.status !== "ran" && !recomputed.has(all.get(i.id))).map((i: Instance) => i.id), []);
+  const differ = [...digests].filter(([id, d]) => all.get(id) !== d).map(([id]) => id);
+  assert.deepEqual(differ, [], "instances whose output differs between two clean computations");
 });
+
+/** instance id → output digest of one run's executions. */
+const outputDigests = (runId: number): Map<string, string> => {
+  const db = new Database(join(store, "acft.sqlite"), { readonly: true });
+  try {
+    const rows = db.prepare("SELECT instance_id, output_digest FROM executions WHERE run_id=? AND output_digest IS NOT NULL").all(runId) as Array<{ instance_id: string; output_digest: string }>;
+    return new Map(rows.map((r) => [r.instance_id, r.output_digest]));
+  } finally {
+    db.close();
+  }
+};
+const objectPath = (digest: string): string => {
+  const shard = join(store, "store", "objects", digest.slice(0, 2));
+  return join(shard, readdirSync(shard).find((f) => f.startsWith(digest))!);
+};
