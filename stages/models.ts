@@ -7,18 +7,17 @@ import { join } from "node:path";
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { encodeExamples, type TextExample } from "../ml/batches.ts";
-import { loadCheckpoint, loadLM, saveCheckpoint, saveLM } from "../ml/checkpoint.ts";
+import { loadLM, saveLM } from "../ml/checkpoint.ts";
 import { plainLanguageModel } from "../ml/languageModel.ts";
 import type { EvalLanguageModel } from "../ml/eval/types.ts";
 import { lmTokenScorer, type TokenScorer } from "../ml/eval/perplexity.ts";
-import { assignVariables, disposeParams, initLM, lmVariables, type LMConfig, type LMParams } from "../ml/lm.ts";
+import { disposeParams, initLM, lmVariables, type LMConfig, type LMParams } from "../ml/lm.ts";
 import { finetuneLM, type FinetuneSettings, type RegulariserGuide } from "../ml/finetune.ts";
 import { nadoLanguageModel, nadoTokenScorer } from "../ml/nado/guided.ts";
-import { initNado, nadoVariables, type NadoConfig, type NadoParams } from "../ml/nado/model.ts";
-import { CheckpointError } from "../ml/errors.ts";
+import { loadNadoCheckpoint, saveNadoCheckpoint } from "../ml/nado/checkpoint.ts";
+import { nadoVariables, type NadoConfig, type NadoParams } from "../ml/nado/model.ts";
 import { Tokenizer, trainTokenizer } from "../ml/tokenizer.ts";
 import type { TrainProgress } from "../ml/train.ts";
-import * as tf from "@tensorflow/tfjs";
 import { readJson, readJsonl, StageInputError, writeJson } from "./common.ts";
 
 export const MODEL_MANIFEST = "model.json";
@@ -146,26 +145,17 @@ export const withModel = async <A>(dir: string, f: (m: EvalModel) => Promise<A>)
 };
 
 // ---------------------------------------------------------------- NADO directories (METHOD.md §2–§3)
-// A NADO dir: a checkpoint (ml/checkpoint.ts) whose config is the NadoConfig and whose params are the
-// NADO variables (ml/nado/model.ts), meta.kind = "nado"; + model.json {kind:"nado"}.
+// A NADO dir: a NADO checkpoint (ml/nado/checkpoint.ts) + model.json {kind:"nado"}.
 export interface Nado { readonly params: NadoParams; readonly cfg: NadoConfig; dispose(): void }
 
 export const saveNado = async (dir: string, n: { params: NadoParams; cfg: NadoConfig }, meta: Record<string, unknown> = {}): Promise<void> => {
-  await saveCheckpoint(dir, { config: n.cfg, params: nadoVariables(n.params), meta: { kind: "nado", ...meta } });
+  await saveNadoCheckpoint(dir, n, meta);
   writeJson(dir, MODEL_MANIFEST, { kind: "nado", ...meta });
 };
 
 export const loadNado = async (dir: string): Promise<Nado> => {
-  const d = await loadCheckpoint(dir);
-  try {
-    if (d.meta?.kind !== "nado") throw new CheckpointError({ path: dir, message: `${dir} is not a NADO checkpoint (meta.kind ${JSON.stringify(d.meta?.kind)}); pass the output of a nado stage` });
-    const cfg = d.config as NadoConfig;
-    const params = initNado(cfg, 0, 0);
-    assignVariables(nadoVariables(params), d.params);
-    return { params, cfg, dispose: () => disposeParams(nadoVariables(params)) };
-  } finally {
-    tf.dispose(Object.values(d.params));
-  }
+  const { params, cfg } = await loadNadoCheckpoint(dir);
+  return { params, cfg, dispose: () => disposeParams(nadoVariables(params)) };
 };
 
 /** The frozen side of the regulariser (METHOD.md §3) from directories: the snapshot θ̄ and the NADO φ. */

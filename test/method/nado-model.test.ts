@@ -95,3 +95,38 @@ test("nadoLanguageModel: at init it scores like the plain LM (a long context cut
   }
   assert.ok(Math.abs(g.logprob - ref) < 1e-4, `${g.logprob} vs ${ref}`);
 });
+
+test("NADO checkpoints round-trip exactly; an LM checkpoint or parameters that do not fit the config are CheckpointErrors", async () => {
+  const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { saveLM } = await import("../../ml/checkpoint.ts");
+  const { loadNadoCheckpoint, saveNadoCheckpoint } = await import("../../ml/nado/checkpoint.ts");
+  const { disposeParams } = await import("../../ml/lm.ts");
+  const { nadoVariables } = await import("../../ml/nado/model.ts");
+  const dir = mkdtempSync(join(tmpdir(), "acft-nado-ckpt-"));
+  try {
+    const cfg = { body: c };
+    const nado = initNado(cfg, 11, 0.3);
+    nado.headB.assign(tf.tensor1d(Array.from({ length: c.vocabSize }, (_, v) => Math.cos(v))));
+    await saveNadoCheckpoint(join(dir, "nado"), { params: nado, cfg }, { note: "x" });
+    const back = await loadNadoCheckpoint(join(dir, "nado"));
+    assert.deepEqual(back.cfg, cfg);
+    for (const [k, v] of Object.entries(nadoVariables(nado))) assert.deepEqual(Array.from(nadoVariables(back.params)[k].dataSync()), Array.from(v.dataSync()), k);
+    disposeParams(nadoVariables(back.params));
+    await saveLM(join(dir, "lm"), base, c);
+    await assert.rejects(loadNadoCheckpoint(join(dir, "lm")), (e: { _tag: string; message: string }) => e._tag === "CheckpointError" && /is not a NADO checkpoint/.test(e.message));
+    // A header whose config no longer fits the stored tensors (one more layer than saved).
+    const header = join(dir, "nado", "checkpoint.json");
+    const h = JSON.parse(readFileSync(header, "utf8"));
+    h.config.body.nLayers += 1;
+    writeFileSync(header, JSON.stringify(h));
+    const before = tf.memory().numTensors;
+    await assert.rejects(loadNadoCheckpoint(join(dir, "nado")), (e: { _tag: string; path: string; message: string }) =>
+      e._tag === "CheckpointError" && e.path.endsWith("tensors.bin") && /do not fit its config: no value for parameter "h2\./.test(e.message));
+    assert.equal(tf.memory().numTensors, before, "nothing leaked on the error path");
+    disposeParams(nadoVariables(nado));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
