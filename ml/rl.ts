@@ -23,7 +23,7 @@ import { constraintFromToxicity, type ConstraintMode } from "./classify.ts";
 import { fitPrompt, generateIds } from "./generate.ts";
 import { lmForward, lmVariables, type LMConfig, type LMParams } from "./lm.ts";
 import { ops } from "./ops.ts";
-import { deriveSeed, makeRng } from "./prng.ts";
+import { deriveSeed, makeRng, permutation } from "./prng.ts";
 import type { SamplingOptions } from "./sampling.ts";
 import { train, type HistoryEntry } from "./train.ts";
 import { stopGradient } from "./grad.ts";
@@ -222,12 +222,7 @@ function sampleStep(o: RLOptions, order: readonly number[], step: number): { bat
 export async function trainRL(o: RLOptions): Promise<RLHistoryEntry[]> {
   if (o.prompts.length === 0) throw rlError("prompts", "no prompts given");
   if ((o.k ?? 4) < 2) throw rlError("k", `K = ${o.k}; the leave-one-out baseline needs K ≥ 2`);
-  const rng = makeRng(deriveSeed(o.seed ?? 0, 0x51));
-  const order = o.prompts.map((_, i) => i);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
+  const order = permutation(o.prompts.length, makeRng(deriveSeed(o.seed ?? 0, 0x51)));
   const rewards = new Map<number, number>();
   const klCoef = o.klCoef ?? 0.05;
   const history = await train<StepBatch>({
