@@ -1,6 +1,7 @@
-// Text examples → training micro-batches for the LM-style losses (pretraining, SFT, regularised
-// fine-tuning). Plain arrays only: the loss closure turns them into tensors inside the training loop's
-// gradient scope, so a batch never owns a tensor.
+// Token rows → training micro-batches, the one packer of every training loss over token sequences:
+// LM pretraining / SFT / regularised fine-tuning (drawBatch over text examples), NADO training
+// (prompt ⊕ continuation samples) and RL rollouts. Plain arrays only: the loss closure turns them into
+// tensors inside the training loop's gradient scope, so a batch never owns a tensor.
 //
 //   sequence  = [BOS] ⊕ prompt ⊕ text                      (prompt: context only, never a target)
 //   ids (B, T+1): a window of ≤ T+1 tokens, right-padded with PAD
@@ -45,32 +46,50 @@ export const encodeExamples = (tok: Tokenizer, examples: readonly TextExample[])
     return { ids: [tok.bos, ...prompt, ...tok.encode(e.text)], targetFrom: 1 + prompt.length, regularise: e.regularise ?? false };
   });
 
+/** One row to pack: its tokens, the first index of `ids` that is a target, and whether it is in D_reg. */
+export interface PackRow {
+  readonly ids: readonly number[];
+  /** ids[t] is a target when t ≥ targetFrom (≤ 1: every token after the first). */
+  readonly targetFrom: number;
+  readonly regularise?: boolean;
+}
+
+/**
+ * Rows → a TokenBatch: ids (B, T+1) right-padded with `pad`, T = the longest row − 1 (at least 1);
+ * mask[b, t] = 1 where target ids[b, t+1] is a token of the row at index ≥ targetFrom; reg = mask on
+ * D_reg rows. Padding only follows a row's tokens, so causal attention never lets it reach a target.
+ */
+export const packRows = (rows: readonly PackRow[], pad: number): TokenBatch => {
+  const B = rows.length;
+  const T = Math.max(1, ...rows.map((r) => r.ids.length - 1));
+  const ids = new Int32Array(B * (T + 1)).fill(pad);
+  const mask = new Float32Array(B * T);
+  const reg = new Float32Array(B * T);
+  rows.forEach((r, b) => {
+    ids.set(r.ids, b * (T + 1));
+    for (let t = 0; t < r.ids.length - 1; t++) {
+      // target position t predicts ids[t + 1]
+      const m = t + 1 >= r.targetFrom ? 1 : 0;
+      mask[b * T + t] = m;
+      reg[b * T + t] = r.regularise ? m : 0;
+    }
+  });
+  return { B, T, ids, mask, reg };
+};
+
 /**
  * The micro-batch of a (seed, step, micro): `batchSize` examples drawn uniformly with replacement,
  * each cut to a window of at most T+1 tokens; T = the longest window (≤ contextLength).
  */
 export const drawBatch = (data: readonly EncodedExample[], batchSize: number, contextLength: number, pad: number, seed: number, step: number, micro = 0): TokenBatch => {
   const rng = makeRng(deriveSeed(seed, step, micro));
-  const rows = Array.from({ length: batchSize }, () => {
+  const rows = Array.from({ length: batchSize }, (): PackRow => {
     const e = data[Math.floor(rng.next() * data.length)];
     const maxStart = Math.max(0, e.ids.length - (contextLength + 1));
     // Prompted examples keep their end (the targets follow the prompt); others get a random window.
     const u = rng.next();
     const start = e.targetFrom > 1 ? maxStart : Math.floor(u * (maxStart + 1));
-    return { e, start, ids: e.ids.slice(start, start + contextLength + 1) };
+    return { ids: e.ids.slice(start, start + contextLength + 1), targetFrom: e.targetFrom - start, regularise: e.regularise };
   });
-  const T = Math.max(1, ...rows.map((r) => r.ids.length - 1));
-  const ids = new Int32Array(batchSize * (T + 1)).fill(pad);
-  const mask = new Float32Array(batchSize * T);
-  const reg = new Float32Array(batchSize * T);
-  rows.forEach((r, b) => {
-    ids.set(r.ids, b * (T + 1));
-    for (let t = 0; t < r.ids.length - 1; t++) {
-      // target position t predicts ids[start + t + 1]
-      const m = r.start + t + 1 >= r.e.targetFrom ? 1 : 0;
-      mask[b * T + t] = m;
-      reg[b * T + t] = r.e.regularise ? m : 0;
-    }
-  });
-  return { B: batchSize, T, ids, mask, reg };
+  return packRows(rows, pad);
 };

@@ -4,6 +4,11 @@ import { Data } from "effect";
 /** A config value is out of range or inconsistent (e.g. dModel not divisible by nHeads). */
 export class ConfigError extends Data.TaggedError("ConfigError")<{ readonly field: string; readonly message: string }> {}
 
+/** Throw a ConfigError naming the option `field` when `ok` is false. */
+export const check = (ok: boolean, field: string, message: string): void => {
+  if (!ok) throw new ConfigError({ field, message });
+};
+
 /** Training produced a NaN/Inf loss or gradient norm; `step` is the 0-based optimizer step. */
 export class NonFiniteLossError extends Data.TaggedError("NonFiniteLossError")<{
   readonly step: number;

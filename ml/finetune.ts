@@ -8,12 +8,13 @@
 // only; non-adaptive: everywhere). The KL is closed-form over the whole vocabulary; q_t is a constant:
 // it passes through `stopGradient`, so no gradient reaches θ̄ or φ even if they share variables with θ.
 import * as tf from "@tensorflow/tfjs";
-import { type LMConfig, type LMParams, lmForward, lmVariables } from "./lm.ts";
+import { drawBatch, type EncodedExample, type TokenBatch } from "./batches.ts";
+import { check } from "./errors.ts";
+import { type LMConfig, type LMParams, lmForward, lmLoss, lmVariables } from "./lm.ts";
 import { guidedLogProbs } from "./nado/losses.ts";
 import { type NadoConfig, type NadoParams, nadoForward } from "./nado/model.ts";
-import { type RunOptions, check, resampledBatches, transformerTrainSettings } from "./nado/train.ts";
 import { ops } from "./ops.ts";
-import { type HistoryEntry, train } from "./train.ts";
+import { type HistoryEntry, type TrainProgress, train } from "./train.ts";
 import { stopGradient } from "./grad.ts";
 
 export { stopGradient };
@@ -76,26 +77,7 @@ export const regularisedLoss = (
     return { loss: tf.add(lm, tf.mul(klMean, lambda)) as tf.Scalar, lm, kl: klMean };
   });
 
-// ---------------------------------------------------------------- one fine-tuning run
-
-export interface FinetuneExample {
-  /** BOS ⊕ text ids (truncated to contextLength + 1 by the caller). */
-  readonly ids: number[];
-  /** In D_reg (the attribute's domain)? Non-adaptive: every example true. */
-  readonly reg: boolean;
-}
-
-export interface FinetuneRegularisedOptions extends RunOptions {
-  model: LMParams;
-  cfg: LMConfig;
-  /** Frozen θ̄ (the previous iteration's model; must be separate variables or a copy). */
-  snapshot: LMParams;
-  nado: NadoParams;
-  nadoCfg: NadoConfig;
-  data: FinetuneExample[];
-  lambda: number;
-  alpha?: number;
-}
+// ---------------------------------------------------------------- the one LM fine-tuning driver
 
 /** The frozen side of the regulariser: θ̄ and φ give q_t ∝ p_θ̄(v | x_<t) · R_φ(x_<t ⊕ v)^α. */
 export interface RegulariserGuide {
@@ -125,39 +107,77 @@ export const regularisedBatchLoss = (
   return regularisedLoss({ ...b, logits, qLogProbs }, lambda, ops().softmaxCrossEntropy).loss;
 };
 
-/** Right-padded batch: inputs (B, T), targets (B·T), tokenMask and regMask (B·T). */
-const finetuneBatch = (ex: FinetuneExample[], pad: number) => {
-  const T = Math.max(...ex.map((e) => e.ids.length)) - 1;
-  return {
-    inputs: ex.map((e) => Array.from({ length: T }, (_, t) => (t < e.ids.length ? e.ids[t] : pad))),
-    targets: ex.flatMap((e) => Array.from({ length: T }, (_, t) => (t + 1 < e.ids.length ? e.ids[t + 1] : pad))),
-    tokenMask: ex.flatMap((e) => Array.from({ length: T }, (_, t) => (t + 1 < e.ids.length ? 1 : 0))),
-    regMask: ex.flatMap((e) => Array.from({ length: T }, (_, t) => (e.reg && t + 1 < e.ids.length ? 1 : 0))),
-  };
+/** Optimizer settings of an LM training run (the stages' training params). */
+export interface FinetuneSettings {
+  readonly steps: number;
+  /** Sequences per step. */
+  readonly batchSize: number;
+  /** Peak learning rate (AdamW, linear warmup then cosine decay). */
+  readonly lr: number;
+  /** Warmup steps, capped at half the run. */
+  readonly warmup: number;
+  readonly weightDecay: number;
+  /** Global gradient-norm clip. */
+  readonly clipNorm: number;
+}
+
+export interface FinetuneOptions extends FinetuneSettings {
+  /** Trained in place. */
+  readonly params: LMParams;
+  readonly config: LMConfig;
+  /** Encoded examples (ml/batches.ts encodeExamples): prompt positions are never targets; `regularise` = in D_reg. */
+  readonly data: readonly EncodedExample[];
+  readonly pad: number;
+  /** Seed of the batch draws (ml/batches.ts drawBatch from (seed, step)) and of dropout. */
+  readonly seed: number;
+  /** λ and the frozen θ̄, φ; omitted or λ = 0: plain fine-tuning (the guide is then never run). */
+  readonly regulariser?: { readonly guide: RegulariserGuide; readonly lambda: number };
+  readonly onProgress?: (p: TrainProgress) => void;
+}
+
+/** The loss of one drawn batch (ml/batches.ts TokenBatch) for finetuneLM's model and regulariser. */
+export const finetuneBatchLoss = (o: Pick<FinetuneOptions, "params" | "config" | "regulariser">, b: TokenBatch, seed: number): tf.Scalar => {
+  const training = { training: o.config.dropout > 0, seed };
+  const ids = tf.tensor2d(b.ids, [b.B, b.T + 1], "int32");
+  const mask = tf.tensor2d(b.mask, [b.B, b.T]);
+  const reg = o.regulariser;
+  if (!reg || reg.lambda === 0) return lmLoss(o.params, o.config, ids, mask, training);
+  const N = b.B * b.T;
+  return regularisedBatchLoss(
+    { params: o.params, cfg: o.config, ...training },
+    reg.guide,
+    {
+      inputs: ids.slice([0, 0], [b.B, b.T]) as tf.Tensor2D,
+      targets: ids.slice([0, 1], [b.B, b.T]).reshape([N]) as tf.Tensor1D,
+      tokenMask: mask.reshape([N]) as tf.Tensor1D,
+      regMask: tf.tensor1d(b.reg),
+    },
+    reg.lambda,
+  );
 };
 
 /**
- * Fine-tune `model` in place with the regularised loss; λ = 0 is plain fine-tuning (the snapshot
- * and NADO are then never run). q_t is recomputed per batch from the frozen snapshot and NADO.
+ * Train an LM in place on encoded examples: LM cross-entropy on the target tokens, plus
+ * λ · Σ reg_t KL(q_t ‖ p_θ) when a regulariser is given (the objective above). Pretraining, SFT,
+ * Filtration and the regularised fine-tuning all run through here, so they see identical batches:
+ * `batchSize` examples per step drawn by drawBatch from (seed, step), long ones cut to a random window.
  */
-export const finetuneRegularised = async (o: FinetuneRegularisedOptions): Promise<HistoryEntry[]> => {
-  check(o.data.length > 0, "data", "finetuneRegularised: no training examples");
-  check(o.lambda >= 0, "lambda", `finetuneRegularised: lambda must be >= 0, got ${o.lambda}`);
-  check(o.nadoCfg.body.vocabSize === o.cfg.vocabSize, "nadoCfg.body.vocabSize",
-    `finetuneRegularised: the NADO vocabulary (${o.nadoCfg.body.vocabSize}) must equal the model's (${o.cfg.vocabSize})`);
-  const pad = o.padId ?? 0;
-  const draw = resampledBatches(o.data, o.batchSize, o.seed, 11);
-  return train({
-    variables: lmVariables(o.model),
-    batches: (step, micro) => finetuneBatch(draw(step, micro), pad),
-    loss: (b, ctx) =>
-      regularisedBatchLoss(
-        { params: o.model, cfg: o.cfg, training: true, seed: ctx.seed },
-        { snapshot: o.snapshot, snapshotCfg: o.cfg, nado: o.nado, nadoCfg: o.nadoCfg, alpha: o.alpha ?? 1 },
-        { inputs: tf.tensor2d(b.inputs, undefined, "int32"), targets: tf.tensor1d(b.targets, "int32"), tokenMask: tf.tensor1d(b.tokenMask), regMask: tf.tensor1d(b.regMask) },
-        o.lambda,
-      ),
-    ...transformerTrainSettings(o.steps, o.lr),
+export const finetuneLM = async (o: FinetuneOptions): Promise<HistoryEntry[]> => {
+  check(o.data.length > 0, "data", "finetuneLM: no training examples; pass at least one encoded example");
+  const reg = o.regulariser;
+  if (reg) {
+    check(reg.lambda >= 0, "lambda", `finetuneLM: lambda must be >= 0, got ${reg.lambda}`);
+    check(reg.guide.nadoCfg.body.vocabSize === o.config.vocabSize && reg.guide.snapshotCfg.vocabSize === o.config.vocabSize, "regulariser.guide",
+      `finetuneLM: the NADO (${reg.guide.nadoCfg.body.vocabSize}) and snapshot (${reg.guide.snapshotCfg.vocabSize}) vocabularies must equal the model's (${o.config.vocabSize}); train them on the same tokenizer`);
+  }
+  return train<TokenBatch>({
+    variables: lmVariables(o.params),
+    batches: (step, micro) => drawBatch(o.data, o.batchSize, o.config.contextLength, o.pad, o.seed, step, micro),
+    loss: (b, ctx) => finetuneBatchLoss(o, b, ctx.seed),
+    steps: o.steps,
+    optimizer: { lr: o.lr, weightDecay: o.weightDecay },
+    schedule: { warmup: Math.min(o.warmup, Math.floor(o.steps / 2)), decay: "cosine" },
+    clipNorm: o.clipNorm,
     seed: o.seed,
     onProgress: o.onProgress,
   });

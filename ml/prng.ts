@@ -42,3 +42,13 @@ export const deriveSeed = (seed: number, ...xs: number[]): number => {
   }
   return h >>> 0;
 };
+
+/** A uniformly random permutation of 0..n−1 (Fisher–Yates, from the last index down) drawn from `rng`. */
+export const permutation = (n: number, rng: Rng): number[] => {
+  const idx = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  return idx;
+};

@@ -18,11 +18,12 @@
 import { Data } from "effect";
 import * as tf from "@tensorflow/tfjs";
 import type { AdamWConfig } from "./adamw.ts";
+import { packRows } from "./batches.ts";
 import { constraintFromToxicity, type ConstraintMode } from "./classify.ts";
 import { fitPrompt, generateIds } from "./generate.ts";
 import { lmForward, lmVariables, type LMConfig, type LMParams } from "./lm.ts";
 import { ops } from "./ops.ts";
-import { deriveSeed, makeRng } from "./prng.ts";
+import { deriveSeed, makeRng, permutation } from "./prng.ts";
 import type { SamplingOptions } from "./sampling.ts";
 import { train, type HistoryEntry } from "./train.ts";
 import { stopGradient } from "./grad.ts";
@@ -112,9 +113,9 @@ export function rlLoss(
 }
 
 /**
- * Packs rollouts into an RLBatch. Sequence b is prompt ⊕ completion, right-padded with `pad`
- * (padding sits after every scored target, so causal attention never lets it influence them).
- * mask[b, t] = 1 when target position t+1 is a completion token.
+ * Packs rollouts into an RLBatch with ml/batches.ts packRows: sequence b is prompt ⊕ completion,
+ * right-padded with `pad` (padding sits after every scored target, so causal attention never lets it
+ * influence them); mask[b, t] = 1 when target position t+1 is a completion token.
  */
 export function buildRLBatch(
   rollouts: readonly { readonly prompt: readonly number[]; readonly completion: readonly number[] }[],
@@ -122,21 +123,15 @@ export function buildRLBatch(
   contextLength: number,
   pad = 0,
 ): RLBatch {
-  const lens = rollouts.map((r) => r.prompt.length + r.completion.length);
-  const T1 = Math.max(...lens);
+  const T1 = Math.max(...rollouts.map((r) => r.prompt.length + r.completion.length));
   if (T1 - 1 > contextLength)
     throw rlError("rollout", `a prompt + completion has ${T1} tokens; at most contextLength + 1 = ${contextLength + 1} fit`);
-  const ids = new Int32Array(rollouts.length * T1).fill(pad);
-  const mask = new Float32Array(rollouts.length * (T1 - 1));
-  rollouts.forEach((r, b) => {
-    if (r.prompt.length === 0)
-      throw rlError("rollout", `rollout ${b} has an empty prompt; start prompts with BOS so the first token is scored`);
-    [...r.prompt, ...r.completion].forEach((id, t) => (ids[b * T1 + t] = id));
-    for (let t = r.prompt.length; t < lens[b]; t++) mask[b * (T1 - 1) + t - 1] = 1;
-  });
+  const b = rollouts.findIndex((r) => r.prompt.length === 0);
+  if (b >= 0) throw rlError("rollout", `rollout ${b} has an empty prompt; start prompts with BOS so the first token is scored`);
+  const { B, T, ids, mask } = packRows(rollouts.map((r) => ({ ids: [...r.prompt, ...r.completion], targetFrom: r.prompt.length })), pad);
   return {
-    ids: tf.tensor2d(ids, [rollouts.length, T1], "int32"),
-    mask: tf.tensor2d(mask, [rollouts.length, T1 - 1]),
+    ids: tf.tensor2d(ids, [B, T + 1], "int32"),
+    mask: tf.tensor2d(mask, [B, T]),
     advantages: tf.tensor1d([...advantages]),
   };
 }
@@ -227,12 +222,7 @@ function sampleStep(o: RLOptions, order: readonly number[], step: number): { bat
 export async function trainRL(o: RLOptions): Promise<RLHistoryEntry[]> {
   if (o.prompts.length === 0) throw rlError("prompts", "no prompts given");
   if ((o.k ?? 4) < 2) throw rlError("k", `K = ${o.k}; the leave-one-out baseline needs K ≥ 2`);
-  const rng = makeRng(deriveSeed(o.seed ?? 0, 0x51));
-  const order = o.prompts.map((_, i) => i);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
+  const order = permutation(o.prompts.length, makeRng(deriveSeed(o.seed ?? 0, 0x51)));
   const rewards = new Map<number, number>();
   const klCoef = o.klCoef ?? 0.05;
   const history = await train<StepBatch>({

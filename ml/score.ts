@@ -2,6 +2,7 @@
 // perplexity). Requests are sorted by length and batched; sequences are RIGHT-padded, which the
 // causal mask makes harmless (padding only follows the tokens that are scored).
 import * as tf from "@tensorflow/tfjs";
+import { packRows } from "./batches.ts";
 import { RequestError } from "./errors.ts";
 import { type LMConfig, type LMParams, lmForward } from "./lm.ts";
 import { tokenLogProbs } from "./ops.ts";
@@ -29,13 +30,11 @@ const window = (r: ScoreRequest, i: number, c: LMConfig): { seq: number[]; trunc
   return { seq: seq.slice(truncated), truncated };
 };
 
-/** Score one batch: seqs right-padded to T+1. Returns (B, T) log-probs and argmax-matches. */
+/** Score one batch: seqs right-padded to T+1 (packRows). Returns (B, T) log-probs and argmax-matches. */
 const scoreBatch = (p: LMParams, c: LMConfig, seqs: number[][]): { lp: number[][]; hit: number[][] } => {
-  const T = Math.max(...seqs.map((s) => s.length)) - 1;
-  const padded = seqs.map((s) => [...s, ...new Array<number>(T + 1 - s.length).fill(0)]);
+  const { B, T, ids: packed } = packRows(seqs.map((ids) => ({ ids, targetFrom: 1 })), 0);
   return tf.tidy(() => {
-    const ids = tf.tensor2d(padded, undefined, "int32");
-    const B = seqs.length;
+    const ids = tf.tensor2d(packed, [B, T + 1], "int32");
     const inputs = ids.slice([0, 0], [B, T]) as tf.Tensor2D;
     const targets = ids.slice([0, 1], [B, T]).reshape([B * T]) as tf.Tensor1D;
     const logits = lmForward(p, c, inputs).logits.reshape([B * T, -1]) as tf.Tensor2D;

@@ -5,7 +5,7 @@
 // uninterrupted one bit for bit on the same backend.
 import * as tf from "@tensorflow/tfjs";
 import { type AdamWConfig, type AdamWState, lrAt, makeAdamW } from "./adamw.ts";
-import { ConfigError, NonFiniteLossError } from "./errors.ts";
+import { check, NonFiniteLossError } from "./errors.ts";
 import { deriveSeed } from "./prng.ts";
 
 export interface StepContext {
@@ -56,10 +56,6 @@ export interface TrainOptions<B> {
   checkpoint?: { every: number; save: (s: TrainState) => void | Promise<void>; load?: () => TrainState | undefined | Promise<TrainState | undefined> };
   seed?: number;
 }
-
-const check = (ok: boolean, field: string, message: string) => {
-  if (!ok) throw new ConfigError({ field, message });
-};
 
 /** Mean loss and gradients (by variable name) over the micro-batches of one step. */
 const stepGradients = <B>(o: TrainOptions<B>, step: number, names: Map<string, string>): { loss: number; grads: Record<string, tf.Tensor> } => {

@@ -9,7 +9,7 @@ import { Effect } from "effect";
 import { datasetPresent, loadDataset, type DatasetName, type DatasetRecords } from "../data/registry.ts";
 import { classifierExamples, generalExamples, toxicDomainExamples, toxicityPrompts } from "../data/corpora.ts";
 import type { ArcItem, LabelledText, MmluItem, PiqaItem, WinograndeItem } from "../ml/eval/types.ts";
-import { makeRng } from "../ml/prng.ts";
+import { makeRng, permutation } from "../ml/prng.ts";
 
 const load = <K extends DatasetName>(name: K, dataDir: string): readonly DatasetRecords[K][] =>
   Effect.runSync(loadDataset(name, dataDir)).records;
@@ -17,13 +17,7 @@ const load = <K extends DatasetName>(name: K, dataDir: string): readonly Dataset
 /** Deterministic subset of at most n items (Fisher–Yates on a seeded PRNG), order preserved when n ≥ length. */
 export const subset = <A>(xs: readonly A[], n: number, seed: number): A[] => {
   if (n >= xs.length) return [...xs];
-  const rng = makeRng(seed);
-  const idx = xs.map((_, i) => i);
-  for (let i = idx.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    [idx[i], idx[j]] = [idx[j], idx[i]];
-  }
-  return idx.slice(0, n).sort((a, b) => a - b).map((i) => xs[i]);
+  return permutation(xs.length, makeRng(seed)).slice(0, n).sort((a, b) => a - b).map((i) => xs[i]);
 };
 
 /** WikiText paragraphs of a split (headings and blank lines dropped, number tokenization undone). */

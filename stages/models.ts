@@ -1,25 +1,23 @@
 // Model directories, the one on-disk contract between stages:
 //   plain LM    checkpoint.json + tensors.bin (ml/checkpoint.ts) + tokenizer.json + model.json {kind:"lm"}
 //   NADO-guided model.json {kind:"guided", alpha} + base/ (a plain LM dir) + nado/ (a NADO dir)
-// and the glue that trains them from mix examples with the ML core's one training loop.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+// and the glue that trains them from mix examples with the ML core's one LM training driver (ml/finetune.ts).
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
-import { drawBatch, encodeExamples, type TextExample, type TokenBatch } from "../ml/batches.ts";
-import { loadCheckpoint, loadLM, saveCheckpoint, saveLM } from "../ml/checkpoint.ts";
+import { encodeExamples, type TextExample } from "../ml/batches.ts";
+import { loadLM, saveLM } from "../ml/checkpoint.ts";
 import { plainLanguageModel } from "../ml/languageModel.ts";
 import type { EvalLanguageModel } from "../ml/eval/types.ts";
 import { lmTokenScorer, type TokenScorer } from "../ml/eval/perplexity.ts";
-import { assignVariables, disposeParams, initLM, lmLoss, lmVariables, type LMConfig, type LMParams } from "../ml/lm.ts";
-import { regularisedBatchLoss } from "../ml/finetune.ts";
-import { nadoLanguageModel } from "../ml/nado/guided.ts";
-import { initNado, nadoVariables, type NadoConfig, type NadoParams } from "../ml/nado/model.ts";
-import { guidedTokenLogProbs } from "../ml/nado/score.ts";
-import { CheckpointError } from "../ml/errors.ts";
+import { disposeParams, initLM, lmVariables, type LMConfig, type LMParams } from "../ml/lm.ts";
+import { finetuneLM, type FinetuneSettings, type RegulariserGuide } from "../ml/finetune.ts";
+import { nadoLanguageModel, nadoTokenScorer } from "../ml/nado/guided.ts";
+import { loadNadoCheckpoint, saveNadoCheckpoint } from "../ml/nado/checkpoint.ts";
+import { nadoVariables, type NadoConfig, type NadoParams } from "../ml/nado/model.ts";
 import { Tokenizer, trainTokenizer } from "../ml/tokenizer.ts";
-import { train, type TrainProgress } from "../ml/train.ts";
-import * as tf from "@tensorflow/tfjs";
+import type { TrainProgress } from "../ml/train.ts";
 import { readJson, readJsonl, StageInputError, writeJson } from "./common.ts";
 
 export const MODEL_MANIFEST = "model.json";
@@ -45,7 +43,7 @@ export const trainingFields = (d: { steps: number; lr: number }) => ({
   weightDecay: param(Schema.Number.pipe(Schema.nonNegative()), 0.01, "AdamW decoupled weight decay"),
   clipNorm: param(Schema.Number.pipe(Schema.positive()), 1, "global gradient-norm clip"),
 });
-export type Training = { readonly steps: number; readonly batchSize: number; readonly lr: number; readonly warmup: number; readonly weightDecay: number; readonly clipNorm: number };
+export type Training = FinetuneSettings;
 
 // ---------------------------------------------------------------- mix examples
 export interface Example { readonly text: string; readonly domain: "toxic" | "general"; readonly prompt?: string; readonly regularise?: boolean }
@@ -96,12 +94,9 @@ export const saveModel = async (m: Model, dir: string): Promise<void> => {
   writeJson(dir, MODEL_MANIFEST, { kind: "lm", config: m.config });
 };
 
-/** The regulariser's q_t (METHOD.md §3) for a batch: log q (B·T, V) from the frozen θ̄ and φ. */
-export type QLogProbs = (batch: TokenBatch) => tf.Tensor2D;
-
 /**
- * Train `m` in place on examples: LM cross-entropy on the target tokens, plus λ · Σ reg_t KL(q_t ‖ p_θ)
- * when `reg` is given (ml/finetune.ts). Batches are drawn by ml/batches.ts from (seed, step).
+ * Train `m` in place on examples with ml/finetune.ts finetuneLM: LM cross-entropy on the target tokens,
+ * plus λ · Σ reg_t KL(q_t ‖ p_θ) when `reg` is given, q_t from the frozen snapshot and NADO directories.
  */
 export const trainLM = async (
   m: Model, examples: readonly (Example & TextExample)[], t: Training, seed: number,
@@ -109,26 +104,15 @@ export const trainLM = async (
   reg?: { readonly snapshot: string; readonly nado: string; readonly lambda: number; readonly alpha: number },
 ): Promise<void> => {
   const data = encodeExamples(m.tokenizer, examples);
-  const regulariser = reg && reg.lambda > 0 ? await makeRegulariser(m, reg) : undefined;
+  const guide = reg && reg.lambda > 0 ? await loadGuide(reg) : undefined;
   try {
-    await train<TokenBatch>({
-      variables: lmVariables(m.params),
-      batches: (step, micro) => drawBatch(data, t.batchSize, m.config.contextLength, m.tokenizer.pad, seed, step, micro),
-      loss: (b, ctx) => {
-        const ids = tf.tensor2d(b.ids, [b.B, b.T + 1], "int32");
-        const mask = tf.tensor2d(b.mask, [b.B, b.T]);
-        if (!regulariser) return lmLoss(m.params, m.config, ids, mask, { training: m.config.dropout > 0, seed: ctx.seed });
-        return regulariser.loss(b, ids, mask, ctx.seed, reg!.lambda);
-      },
-      steps: t.steps,
-      optimizer: { lr: t.lr, weightDecay: t.weightDecay },
-      schedule: { warmup: Math.min(t.warmup, Math.floor(t.steps / 2)), decay: "cosine" },
-      clipNorm: t.clipNorm,
-      seed,
-      onProgress,
+    await finetuneLM({
+      params: m.params, config: m.config, data, pad: m.tokenizer.pad, seed, onProgress,
+      steps: t.steps, batchSize: t.batchSize, lr: t.lr, warmup: t.warmup, weightDecay: t.weightDecay, clipNorm: t.clipNorm,
+      regulariser: guide && { guide: guide.guide, lambda: reg!.lambda },
     });
   } finally {
-    regulariser?.dispose();
+    guide?.dispose();
   }
 };
 
@@ -161,52 +145,25 @@ export const withModel = async <A>(dir: string, f: (m: EvalModel) => Promise<A>)
 };
 
 // ---------------------------------------------------------------- NADO directories (METHOD.md §2–§3)
-// A NADO dir: a checkpoint (ml/checkpoint.ts) whose config is the NadoConfig and whose params are the
-// NADO variables (ml/nado/model.ts), meta.kind = "nado"; + model.json {kind:"nado"}.
+// A NADO dir: a NADO checkpoint (ml/nado/checkpoint.ts) + model.json {kind:"nado"}.
 export interface Nado { readonly params: NadoParams; readonly cfg: NadoConfig; dispose(): void }
 
 export const saveNado = async (dir: string, n: { params: NadoParams; cfg: NadoConfig }, meta: Record<string, unknown> = {}): Promise<void> => {
-  await saveCheckpoint(dir, { config: n.cfg, params: nadoVariables(n.params), meta: { kind: "nado", ...meta } });
+  await saveNadoCheckpoint(dir, n, meta);
   writeJson(dir, MODEL_MANIFEST, { kind: "nado", ...meta });
 };
 
 export const loadNado = async (dir: string): Promise<Nado> => {
-  const d = await loadCheckpoint(dir);
-  try {
-    if (d.meta?.kind !== "nado") throw new CheckpointError({ path: dir, message: `${dir} is not a NADO checkpoint (meta.kind ${JSON.stringify(d.meta?.kind)}); pass the output of a nado stage` });
-    const cfg = d.config as NadoConfig;
-    const params = initNado(cfg, 0, 0);
-    assignVariables(nadoVariables(params), d.params);
-    return { params, cfg, dispose: () => disposeParams(nadoVariables(params)) };
-  } finally {
-    tf.dispose(Object.values(d.params));
-  }
+  const { params, cfg } = await loadNadoCheckpoint(dir);
+  return { params, cfg, dispose: () => disposeParams(nadoVariables(params)) };
 };
 
-/**
- * The regulariser of METHOD.md §3 for trainLM: q_t = guidedLogProbs(θ̄'s logits, φ's z, α) from the
- * frozen snapshot and the NADO model; loss = regularisedBatchLoss (ml/finetune.ts), the function
- * finetuneRegularised uses too, on trainLM's batches (random windows, prompt masks) so that SFT and the
- * regularised runs see identical data.
- */
-const makeRegulariser = async (m: Model, r: { snapshot: string; nado: string; alpha: number }) => {
+/** The frozen side of the regulariser (METHOD.md §3) from directories: the snapshot θ̄ and the NADO φ. */
+const loadGuide = async (r: { snapshot: string; nado: string; alpha: number }): Promise<{ guide: RegulariserGuide; dispose(): void }> => {
   const snap = await loadModel(r.snapshot);
   const nado = await loadNado(r.nado);
   return {
-    loss: (b: TokenBatch, ids: tf.Tensor2D, mask: tf.Tensor2D, seed: number, lambda: number): tf.Scalar => {
-      const N = b.B * b.T;
-      return regularisedBatchLoss(
-        { params: m.params, cfg: m.config, training: m.config.dropout > 0, seed },
-        { snapshot: snap.params, snapshotCfg: snap.config, nado: nado.params, nadoCfg: nado.cfg, alpha: r.alpha },
-        {
-          inputs: ids.slice([0, 0], [b.B, b.T]) as tf.Tensor2D,
-          targets: ids.slice([0, 1], [b.B, b.T]).reshape([N]) as tf.Tensor1D,
-          tokenMask: mask.reshape([N]) as tf.Tensor1D,
-          regMask: tf.tensor1d(b.reg),
-        },
-        lambda,
-      );
-    },
+    guide: { snapshot: snap.params, snapshotCfg: snap.config, nado: nado.params, nadoCfg: nado.cfg, alpha: r.alpha },
     dispose: () => {
       snap.dispose();
       nado.dispose();
@@ -214,32 +171,13 @@ const makeRegulariser = async (m: Model, r: { snapshot: string; nado: string; al
   };
 };
 
-/**
- * The NADO-guided model (base + φ, α) as the evaluations see it: nadoLanguageModel (ml/nado/guided.ts)
- * samples from q; scoring and perplexity under q go through the batched guidedTokenLogProbs.
- */
+/** The NADO-guided model (base + φ, α) as the evaluations see it (ml/nado/guided.ts): sampled from and scored under q. */
 const withGuided = async <A>(dir: string, alpha: number, f: (m: EvalModel) => Promise<A>): Promise<A> => {
   const base = await loadModel(join(dir, "base"));
   const nado = await loadNado(join(dir, "nado"));
   try {
-    const tok = base.tokenizer, ctx = base.config.contextLength;
-    const score = (seqs: readonly (readonly number[])[]) => guidedTokenLogProbs(base, nado.params, nado.cfg, alpha, seqs);
-    const lm: EvalLanguageModel = {
-      generate: nadoLanguageModel(base.params, base.config, nado.params, nado.cfg, tok, { alpha }).generate,
-      logLikelihood: async (reqs) => {
-        const seqs = reqs.map((r) => {
-          const cont = tok.encode(r.continuation);
-          const all = [...tok.encode(r.context, { bos: true }), ...cont];
-          return { seq: all.slice(Math.max(0, all.length - (ctx + 1))), n: cont.length };
-        });
-        return score(seqs.map((s) => s.seq)).map(({ lp, greedy }, i) => {
-          const n = seqs[i].n;
-          return { logprob: lp.slice(lp.length - n).reduce((a, b) => a + b, 0), tokens: n, greedyMatch: greedy.slice(greedy.length - n).every(Boolean) };
-        });
-      },
-    };
-    const scorer: TokenScorer = { windowLength: ctx + 1, bos: tok.bos, encode: (t) => tok.encode(t), tokenLogProbs: (w) => score(w).map((r) => r.lp) };
-    return await f({ lm, scorer, ...fitters(tok, ctx) });
+    const args = [base.params, base.config, nado.params, nado.cfg, base.tokenizer, { alpha }] as const;
+    return await f({ lm: nadoLanguageModel(...args), scorer: nadoTokenScorer(...args), ...fitters(base.tokenizer, base.config.contextLength) });
   } finally {
     base.dispose();
     nado.dispose();

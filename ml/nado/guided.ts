@@ -1,11 +1,13 @@
 // NADO-guided decoding as a LanguageModel (METHOD.md §2, §5 "NADO decoding"): generate from
 // q(v|h) ∝ p(v|h) R_φ(h ⊕ v)^α and score continuations under q, so every evaluation can use it.
 import * as tf from "@tensorflow/tfjs";
-import { type LMConfig, type LMParams, lmForward } from "../lm.ts";
+import type { TokenScorer } from "../eval/perplexity.ts";
+import { type LMConfig, type LMParams } from "../lm.ts";
 import { type LanguageModel, plainLanguageModel } from "../languageModel.ts";
 import type { Tokenizer } from "../tokenizer.ts";
 import { guidedLogProbs } from "./losses.ts";
 import { type NadoConfig, type NadoParams, nadoForward } from "./model.ts";
+import { guidedTokenLogProbs } from "./score.ts";
 
 /** z at the last position of each (unpadded) sequence: (B, V). One forward per row (rows differ in length). */
 const lastZ = (nado: NadoParams, cfg: NadoConfig, seqs: number[][]): tf.Tensor2D =>
@@ -25,20 +27,10 @@ export const nadoLogitsProcessor = (nado: NadoParams, cfg: NadoConfig, alpha = 1
     return guidedLogProbs(logits, lastZ(nado, cfg, seqs), alpha) as tf.Tensor2D;
   };
 
-/** Σ_t log q(x_t | h_t) over the continuation, for BOS + context + continuation ids. */
-const guidedLogprob = (base: LMParams, baseCfg: LMConfig, nado: NadoParams, cfg: NadoConfig, ids: number[], nCont: number, alpha: number): number =>
-  tf.tidy(() => {
-    const T = ids.length - 1;
-    const inp = tf.tensor2d([ids.slice(0, T)], [1, T], "int32");
-    const logq = guidedLogProbs(lmForward(base, baseCfg, inp).logits, nadoForward(nado, cfg, inp), alpha).reshape([T, -1]);
-    const tg = tf.tensor1d(ids.slice(1), "int32");
-    const picked = tf.sum(tf.mul(logq, tf.oneHot(tg, logq.shape[1]!)), -1).slice([T - nCont], [nCont]);
-    return tf.sum(picked).dataSync()[0];
-  });
-
 /**
- * A LanguageModel over q. generate: the base sampler with the NADO logits processor.
- * logLikelihood: exact log q of the continuation (greedyMatch: argmax of q reproduces it).
+ * A LanguageModel over q. generate: the base sampler with the NADO logits processor. logLikelihood:
+ * exact log q of the continuation (guidedTokenLogProbs, batched), the context cut from the left so that
+ * BOS ⊕ context ⊕ continuation fits the context window; greedyMatch: argmax of q reproduces it.
  */
 export const nadoLanguageModel = (
   base: LMParams, baseCfg: LMConfig, nado: NadoParams, cfg: NadoConfig, tok: Tokenizer, o: { alpha?: number; batchSize?: number } = {},
@@ -47,19 +39,27 @@ export const nadoLanguageModel = (
   const sampler = plainLanguageModel(base, baseCfg, tok, { batchSize: o.batchSize, logitsProcessor: nadoLogitsProcessor(nado, cfg, alpha) });
   return {
     generate: sampler.generate,
-    logLikelihood: async (reqs) =>
-      reqs.map((r) => {
-        const ctx = tok.encode(r.context, { bos: true });
+    logLikelihood: async (reqs) => {
+      const seqs = reqs.map((r) => {
         const cont = tok.encode(r.continuation);
-        const ids = [...ctx, ...cont];
-        const logprob = guidedLogprob(base, baseCfg, nado, cfg, ids, cont.length, alpha);
-        const greedy = tf.tidy(() => {
-          const T = ids.length - 1;
-          const inp = tf.tensor2d([ids.slice(0, T)], [1, T], "int32");
-          const lq = guidedLogProbs(lmForward(base, baseCfg, inp).logits, nadoForward(nado, cfg, inp), alpha);
-          return Array.from(tf.argMax(lq.reshape([T, -1]), -1).dataSync()).slice(T - cont.length);
-        });
-        return { logprob, tokens: cont.length, greedyMatch: greedy.every((t, i) => t === cont[i]) };
-      }),
+        const all = [...tok.encode(r.context, { bos: true }), ...cont];
+        return { seq: all.slice(Math.max(0, all.length - (baseCfg.contextLength + 1))), n: cont.length };
+      });
+      const scored = guidedTokenLogProbs({ params: base, config: baseCfg }, nado, cfg, alpha, seqs.map((s) => s.seq), o.batchSize ?? 16);
+      return scored.map(({ lp, greedy }, i) => {
+        const n = seqs[i].n;
+        return { logprob: lp.slice(lp.length - n).reduce((a, b) => a + b, 0), tokens: n, greedyMatch: greedy.slice(greedy.length - n).every(Boolean) };
+      });
+    },
   };
 };
+
+/** A TokenScorer (perplexity windows) under q, as lmTokenScorer is one under p. */
+export const nadoTokenScorer = (
+  base: LMParams, baseCfg: LMConfig, nado: NadoParams, cfg: NadoConfig, tok: Tokenizer, o: { alpha?: number; batchSize?: number } = {},
+): TokenScorer => ({
+  windowLength: baseCfg.contextLength + 1,
+  bos: tok.bos,
+  encode: (t) => tok.encode(t),
+  tokenLogProbs: (ws) => guidedTokenLogProbs({ params: base, config: baseCfg }, nado, cfg, o.alpha ?? 1, ws, o.batchSize ?? 16).map((r) => r.lp),
+});

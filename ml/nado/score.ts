@@ -1,7 +1,8 @@
 // Token-level scoring under the NADO-guided q (METHOD.md §2): log q(x_t | x_<t) at every position of
 // whole sequences in one batched forward of each model — what perplexity under q and batched
-// multiple-choice scoring need (nadoLanguageModel scores one request at a time).
+// multiple-choice scoring need; nadoLanguageModel and nadoTokenScorer (ml/nado/guided.ts) score through it.
 import * as tf from "@tensorflow/tfjs";
+import { packRows } from "../batches.ts";
 import { type LMConfig, type LMParams, lmForward } from "../lm.ts";
 import { guidedLogProbs, pickLast } from "./losses.ts";
 import { type NadoConfig, type NadoParams, nadoForward } from "./model.ts";
@@ -17,9 +18,9 @@ export const guidedTokenLogProbs = (
   const out: { lp: number[]; greedy: boolean[] }[] = [];
   for (let s = 0; s < seqs.length; s += batchSize) {
     const chunk = seqs.slice(s, s + batchSize);
-    const T = Math.max(1, ...chunk.map((q) => q.length - 1));
+    const { T, ids: packed } = packRows(chunk.map((ids) => ({ ids, targetFrom: 1 })), 0);
     const [lp, hit] = tf.tidy(() => {
-      const all = tf.tensor2d(chunk.map((q) => [...q, ...new Array<number>(T + 1 - q.length).fill(0)]), [chunk.length, T + 1], "int32");
+      const all = tf.tensor2d(packed, [chunk.length, T + 1], "int32");
       const ids = all.slice([0, 0], [chunk.length, T]) as tf.Tensor2D;
       const targets = all.slice([0, 1], [chunk.length, T]) as tf.Tensor2D;
       const lq = guidedLogProbs(lmForward(base.params, base.config, ids).logits, nadoForward(nado, cfg, ids), alpha) as tf.Tensor3D; // (B, T, V)

@@ -2,12 +2,13 @@
 // per prompt from the current base p (temperature T), label them with the oracle C, and train R_φ
 // (warm-started from the previous NADO) with nadoLoss on the ML core's training loop.
 import * as tf from "@tensorflow/tfjs";
+import { packRows } from "../batches.ts";
 import { fitPrompt, generateIds } from "../generate.ts";
 import { type LMConfig, type LMParams, lmForward } from "../lm.ts";
 import { deriveSeed, makeRng } from "../prng.ts";
 import { type HistoryEntry, type TrainProgress, train } from "../train.ts";
 import { headBiasFor, importanceWeights, nadoLoss } from "./losses.ts";
-import { ConfigError } from "../errors.ts";
+import { check } from "../errors.ts";
 import { type NadoConfig, type NadoParams, initNado, nadoForward, nadoVariables } from "./model.ts";
 
 export interface NadoSample {
@@ -80,13 +81,14 @@ export const sampleAndLabel = async (o: SampleAndLabelOptions): Promise<NadoSamp
   return out;
 };
 
-/** Throw a ConfigError naming the option when `ok` is false. */
-export const check = (ok: boolean, field: string, message: string): void => {
-  if (!ok) throw new ConfigError({ field, message });
-};
-
-/** Settings shared by the transformer training runs (trainNado, finetuneRegularised). */
-export interface RunOptions {
+export interface TrainNadoOptions {
+  base: LMParams;
+  baseCfg: LMConfig;
+  nadoCfg: NadoConfig;
+  samples: NadoSample[];
+  /** Warm start (copied; not modified). Without it: fresh init with bias logit(mean label). */
+  nadoInit?: NadoParams;
+  beta?: number;
   steps: number;
   batchSize: number;
   lr: number;
@@ -95,41 +97,28 @@ export interface RunOptions {
   onProgress?: (p: TrainProgress) => void;
 }
 
-export interface TrainNadoOptions extends RunOptions {
-  base: LMParams;
-  baseCfg: LMConfig;
-  nadoCfg: NadoConfig;
-  samples: NadoSample[];
-  /** Warm start (copied; not modified). Without it: fresh init with bias logit(mean label). */
-  nadoInit?: NadoParams;
-  beta?: number;
-}
-
 /**
- * A right-padded batch: ids (B, T) = prompt ⊕ continuation, targets = ids shifted by one, mask = 1
- * where the target is a continuation token. Weights: softmax over the batch of log p − log q.
+ * A batch of samples (ml/batches.ts packRows): ids (B, T+1) = prompt ⊕ continuation right-padded,
+ * mask (B, T) = 1 where the target is a continuation token. Weights: softmax over the batch of log p − log q.
  */
-const nadoBatch = (samples: NadoSample[], pad: number) => {
-  const seqs = samples.map((s) => [...s.prompt, ...s.continuation]);
-  const T = Math.max(...seqs.map((s) => s.length)) - 1;
-  const ids = seqs.map((s) => Array.from({ length: T }, (_, t) => (t < s.length ? s[t] : pad)));
-  const targets = seqs.map((s) => Array.from({ length: T }, (_, t) => (t + 1 < s.length ? s[t + 1] : pad)));
-  const mask = samples.map((s, b) => Array.from({ length: T }, (_, t) => (t + 1 >= s.prompt.length && t + 1 < seqs[b].length ? 1 : 0)));
-  return { ids, targets, mask, labels: samples.map((s) => s.label), logw: samples.map((s) => s.logp - s.logq) };
-};
+const nadoBatch = (samples: NadoSample[], pad: number) => ({
+  ...packRows(samples.map((s) => ({ ids: [...s.prompt, ...s.continuation], targetFrom: s.prompt.length })), pad),
+  labels: samples.map((s) => s.label),
+  logw: samples.map((s) => s.logp - s.logq),
+});
 
 /**
  * Batches of `batchSize` items drawn with replacement, from a seed of their own per (step, micro):
  * deterministic, as train()'s resume requires. `salt` separates the streams of different callers.
  */
-export const resampledBatches = <T>(items: readonly T[], batchSize: number, seed: number, salt: number) =>
+const resampledBatches = <T>(items: readonly T[], batchSize: number, seed: number, salt: number) =>
   (step: number, micro: number): T[] => {
     const rng = makeRng(deriveSeed(seed, salt, step, micro));
     return Array.from({ length: Math.min(batchSize, items.length) }, () => items[Math.floor(rng.next() * items.length)]);
   };
 
-/** AdamW with light decay, short warmup then cosine, clipping at 1: the transformer runs' defaults. */
-export const transformerTrainSettings = (steps: number, lr: number) => ({
+/** AdamW with light decay, short warmup then cosine, clipping at 1: the NADO runs' settings. */
+const nadoTrainSettings = (steps: number, lr: number) => ({
   steps,
   optimizer: { lr, weightDecay: 0.01 },
   schedule: { warmup: Math.min(10, Math.floor(steps / 10)), decay: "cosine" as const },
@@ -156,16 +145,17 @@ export const trainNado = async (o: TrainNadoOptions): Promise<{ nado: NadoParams
     variables: nadoVariables(nado),
     batches: (step, micro) => nadoBatch(draw(step, micro), pad),
     loss: (b) => {
-      const B = b.ids.length;
-      const ids = tf.tensor2d(b.ids, undefined, "int32");
+      const { B, T } = b;
+      const all = tf.tensor2d(b.ids, [B, T + 1], "int32");
+      const ids = all.slice([0, 0], [B, T]) as tf.Tensor2D;
       const logp = tf.logSoftmax(lmForward(o.base, o.baseCfg, ids).logits) as tf.Tensor3D; // base is not in the var list
       return nadoLoss({
         z: nadoForward(nado, o.nadoCfg, ids), logp,
-        targets: tf.tensor2d(b.targets, undefined, "int32"), mask: tf.tensor2d(b.mask, [B, b.ids[0].length]),
+        targets: all.slice([0, 1], [B, T]) as tf.Tensor2D, mask: tf.tensor2d(b.mask, [B, T]),
         labels: tf.tensor1d(b.labels), weights: importanceWeights(tf.tensor1d(b.logw), tf.zeros([B])),
       }, o.beta ?? 0.5).loss;
     },
-    ...transformerTrainSettings(o.steps, o.lr),
+    ...nadoTrainSettings(o.steps, o.lr),
     seed: o.seed,
     onProgress: o.onProgress,
   });

@@ -50,18 +50,36 @@ test("NADO fed base hidden states: zero-initialised projection leaves z unchange
   ids.dispose();
 });
 
-test("nadoLanguageModel: at init it scores exactly like the plain LM; with a non-constant NADO it scores log q (float64 check)", async () => {
+test("nadoLanguageModel: at init it scores like the plain LM (a long context cut from the left alike); with a non-constant NADO it scores log q (float64 check)", async () => {
   const { trainTokenizer } = await import("../../ml/tokenizer.ts");
   const { plainLanguageModel } = await import("../../ml/languageModel.ts");
   const { nadoLanguageModel } = await import("../../ml/nado/guided.ts");
   const tok = trainTokenizer(["the cat sat on the mat"], { vocabSize: 262 });
   const cfg = { ...c, vocabSize: tok.vocabSize, contextLength: 32 };
   const p = initLM(cfg, 8);
-  const reqs = [{ context: "the cat", continuation: " sat on" }, { context: "a", continuation: " mat" }];
+  const [greedy] = await plainLanguageModel(p, cfg, tok).generate(["the"], { maxNewTokens: 2, temperature: 0 });
+  const reqs = [{ context: "the cat", continuation: " sat on" }, { context: "a", continuation: " mat" }, { context: "the cat sat on the mat ".repeat(8), continuation: "the cat" }, { context: "the", continuation: greedy }];
+  assert.ok(tok.encode(reqs[2].context).length > cfg.contextLength, "the third context does not fit");
   const plain = await plainLanguageModel(p, cfg, tok).logLikelihood(reqs);
   const nado = initNado({ body: cfg }, 9, 0.4);
-  const guided = await nadoLanguageModel(p, cfg, nado, { body: cfg }, tok).logLikelihood(reqs);
-  guided.forEach((g, i) => assert.ok(Math.abs(g.logprob - plain[i].logprob) < 1e-4, `${g.logprob} vs ${plain[i].logprob}`));
+  const guided = await nadoLanguageModel(p, cfg, nado, { body: cfg }, tok, { batchSize: 2 }).logLikelihood(reqs);
+  guided.forEach((g, i) => {
+    assert.ok(Math.abs(g.logprob - plain[i].logprob) < 1e-4, `${g.logprob} vs ${plain[i].logprob}`);
+    assert.equal(g.tokens, plain[i].tokens);
+    assert.equal(g.greedyMatch, plain[i].greedyMatch);
+  });
+  assert.ok(guided.some((g) => g.greedyMatch) && guided.some((g) => !g.greedyMatch), "greedyMatch takes both values here");
+  // The perplexity scorer under q: at init, the plain scorer's windows and log-probs.
+  const { lmTokenScorer } = await import("../../ml/eval/perplexity.ts");
+  const { nadoTokenScorer } = await import("../../ml/nado/guided.ts");
+  const [qs, ps] = [nadoTokenScorer(p, cfg, nado, { body: cfg }, tok), lmTokenScorer(p, cfg, tok)];
+  assert.deepEqual([qs.windowLength, qs.bos], [ps.windowLength, ps.bos]);
+  const windows = [[tok.bos, ...tok.encode("the cat sat on the mat ".repeat(8))].slice(0, cfg.contextLength + 1), [tok.bos, ...tok.encode("a mat")]];
+  const [lq, lp0] = [await qs.tokenLogProbs(windows), await ps.tokenLogProbs(windows)];
+  lq.forEach((row, i) => {
+    assert.equal(row.length, windows[i].length - 1);
+    row.forEach((x, t) => assert.ok(Math.abs(x - lp0[i][t]) < 1e-4, `window ${i} t ${t}: ${x} vs ${lp0[i][t]}`));
+  });
   // A head bias that varies with v: log q(x_t|h) = log p(x_t|h) + log σ(b[x_t]) − log Σ_v p(v|h) σ(b[v]).
   const b = Array.from({ length: cfg.vocabSize }, (_, v) => Math.sin(v));
   nado.headB.assign(tf.tensor1d(b));
@@ -76,4 +94,39 @@ test("nadoLanguageModel: at init it scores exactly like the plain LM; with a non
     ref += lp[t][ids[t + 1]] + ls(b[ids[t + 1]]) - norm;
   }
   assert.ok(Math.abs(g.logprob - ref) < 1e-4, `${g.logprob} vs ${ref}`);
+});
+
+test("NADO checkpoints round-trip exactly; an LM checkpoint or parameters that do not fit the config are CheckpointErrors", async () => {
+  const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { saveLM } = await import("../../ml/checkpoint.ts");
+  const { loadNadoCheckpoint, saveNadoCheckpoint } = await import("../../ml/nado/checkpoint.ts");
+  const { disposeParams } = await import("../../ml/lm.ts");
+  const { nadoVariables } = await import("../../ml/nado/model.ts");
+  const dir = mkdtempSync(join(tmpdir(), "acft-nado-ckpt-"));
+  try {
+    const cfg = { body: c };
+    const nado = initNado(cfg, 11, 0.3);
+    nado.headB.assign(tf.tensor1d(Array.from({ length: c.vocabSize }, (_, v) => Math.cos(v))));
+    await saveNadoCheckpoint(join(dir, "nado"), { params: nado, cfg }, { note: "x" });
+    const back = await loadNadoCheckpoint(join(dir, "nado"));
+    assert.deepEqual(back.cfg, cfg);
+    for (const [k, v] of Object.entries(nadoVariables(nado))) assert.deepEqual(Array.from(nadoVariables(back.params)[k].dataSync()), Array.from(v.dataSync()), k);
+    disposeParams(nadoVariables(back.params));
+    await saveLM(join(dir, "lm"), base, c);
+    await assert.rejects(loadNadoCheckpoint(join(dir, "lm")), (e: { _tag: string; message: string }) => e._tag === "CheckpointError" && /is not a NADO checkpoint/.test(e.message));
+    // A header whose config no longer fits the stored tensors (one more layer than saved).
+    const header = join(dir, "nado", "checkpoint.json");
+    const h = JSON.parse(readFileSync(header, "utf8"));
+    h.config.body.nLayers += 1;
+    writeFileSync(header, JSON.stringify(h));
+    const before = tf.memory().numTensors;
+    await assert.rejects(loadNadoCheckpoint(join(dir, "nado")), (e: { _tag: string; path: string; message: string }) =>
+      e._tag === "CheckpointError" && e.path.endsWith("tensors.bin") && /do not fit its config: no value for parameter "h2\./.test(e.message));
+    assert.equal(tf.memory().numTensors, before, "nothing leaked on the error path");
+    disposeParams(nadoVariables(nado));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,8 +1,9 @@
 // ml/batches.ts: the masks select exactly the text/EOS targets (never the prompt or padding), D_reg
-// follows the example's flag, long texts get in-range windows, prompted examples keep their end.
+// follows the example's flag, long texts get in-range windows, prompted examples keep their end;
+// packRows (the packer of NADO samples and RL rollouts too) masks exactly the continuation targets.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { drawBatch, type EncodedExample } from "../../ml/batches.ts";
+import { drawBatch, packRows, type EncodedExample } from "../../ml/batches.ts";
 
 const ex = (ids: number[], targetFrom: number, regularise: boolean): EncodedExample => ({ ids, targetFrom, regularise });
 
@@ -41,4 +42,14 @@ test("long sequences: windows of contextLength + 1 tokens inside the sequence; p
   }
   assert.ok(starts.size > 5, "different windows over the steps");
   assert.deepEqual(drawBatch([long], 2, 8, 0, 3, 4), drawBatch([long], 2, 8, 0, 3, 4), "deterministic in (seed, step)");
+});
+
+test("packRows: prompt ⊕ continuation rows right-padded; mask = continuation targets; reg = mask on D_reg rows; T ≥ 1", () => {
+  const b = packRows([{ ids: [1, 2, 5, 6, 7], targetFrom: 2, regularise: true }, { ids: [1, 4], targetFrom: 1 }, { ids: [3, 3, 3], targetFrom: 3 }], 9);
+  assert.deepEqual([b.B, b.T], [3, 4]);
+  assert.deepEqual(Array.from(b.ids), [1, 2, 5, 6, 7, 1, 4, 9, 9, 9, 3, 3, 3, 9, 9]);
+  assert.deepEqual(Array.from(b.mask), [0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(Array.from(b.reg), [0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const one = packRows([{ ids: [7], targetFrom: 1 }], 0);
+  assert.deepEqual([one.T, Array.from(one.ids), Array.from(one.mask)], [1, [7, 0], [0]]);
 });
