@@ -21,7 +21,7 @@ const tmp = mkdtempSync(join(tmpdir(), "acft-tok-"));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 interface Ref { ids: number[]; ids_special: number[]; decoded: string }
-const refs = JSON.parse(readFileSync(join(FIX, "tokenizer-refs.json"), "utf8")) as { texts: string[]; refs: Record<string, Ref[]>; gguf_tiny_converted: unknown };
+const refs = JSON.parse(readFileSync(join(FIX, "tokenizer-refs.json"), "utf8")) as { texts: string[]; refs: Record<string, Ref[]>; converted: Record<string, { added_tokens: { content: string }[] }> };
 const texts = refs.texts;
 const SPECIAL_LITERALS = /<\|endoftext\|>|<s>|<\/s>|<unk>|<\|begin_of_text\|>/;
 
@@ -116,7 +116,7 @@ test("a loaded tokenizer has the members acft's own tokenizer has", () => {
 test("GGUF tokenizer: rebuilt tokenizer.json equals transformers' conversion, ids match on every line", async () => {
   const f = await openGguf(join(FIX, "tiny-llama.gguf"));
   f.close();
-  assert.deepEqual(ggufTokenizerJson(f), refs.gguf_tiny_converted);
+  assert.deepEqual(ggufTokenizerJson(f), refs.converted["gguf-tiny"]);
   const tok = loadGgufTokenizer(f);
   matchesReferences(tok, refs.refs["gguf-tiny"], { checkSpecialFraming: false });
   assert.deepEqual([tok.bos, tok.eos, tok.pad, tok.vocabSize, tok.addBos], [1, 2, 2, 859, true]);
@@ -125,6 +125,38 @@ test("GGUF tokenizer: rebuilt tokenizer.json equals transformers' conversion, id
   // after a special token
   const sp = hf("sp");
   for (const text of texts.filter((x) => !/^\s/.test(x) && !SPECIAL_LITERALS.test(x))) assert.deepEqual(tok.encode(text), sp.encode(text), text);
+});
+
+const ggufTok = async (name: string) => { const f = await openGguf(join(FIX, `${name}.gguf`)); f.close(); return { f, tok: loadGgufTokenizer(f) }; };
+
+test("GGUF byte-level (gpt2) tokenizers: GPT-2 regex and Llama-3 split, equal to transformers' conversion", async () => {
+  for (const [name, base] of [["gguf-gpt2", "gpt2"], ["gguf-llama3", "llama3"]] as const) {
+    const { f, tok } = await ggufTok(name);
+    // transformers' GPT-2 class adds its default "<|endoftext|>" to a vocabulary that lacks it (an id
+    // past the model's embeddings); acft does not, and the texts holding that literal are skipped
+    const ref = refs.converted[name];
+    const extra = ref.added_tokens.filter((t) => t.content === "<|endoftext|>" && !(f.metadata["tokenizer.ggml.tokens"] as string[]).includes(t.content));
+    assert.deepEqual(ggufTokenizerJson(f), { ...ref, added_tokens: ref.added_tokens.filter((t) => !extra.includes(t)) }, name);
+    const r = refs.refs[name];
+    let n = 0;
+    texts.forEach((text, i) => {
+      if (extra.length && text.includes("<|endoftext|>")) return;
+      assert.deepEqual(tok.encode(text), r[i].ids, `${name}: ${JSON.stringify(text).slice(0, 60)}`);
+      assert.equal(tok.decode(r[i].ids), r[i].decoded, `${name}: decode ${JSON.stringify(text).slice(0, 60)}`);
+      // the same vocabulary and merges as the tokenizer.json they came from
+      assert.deepEqual(tok.encode(text), refs.refs[base][i].ids, `${name} vs ${base}: ${JSON.stringify(text).slice(0, 60)}`);
+      n++;
+    });
+    assert.ok(n >= texts.length - 1);
+    assert.equal(tok.addBos, false, "no tokenizer.ggml.add_bos_token: no BOS by default for a byte-level vocabulary");
+  }
+  const { f, tok } = await ggufTok("gguf-llama3");
+  assert.deepEqual([tok.bos, tok.eos, tok.pad], [0, 1, 1]);
+  // a token written with characters outside GPT-2's byte alphabet is respelled from its UTF-8 bytes
+  const stub = { ...f, metadata: { ...f.metadata, "tokenizer.ggml.tokens": ["<|x|>", " x", "\n", "中"], "tokenizer.ggml.token_type": [3, 1, 1, 1], "tokenizer.ggml.merges": [] } };
+  const json = ggufTokenizerJson(stub) as { model: { vocab: Record<string, number> }; added_tokens: { content: string }[] };
+  assert.deepEqual(json.model.vocab, { "<|x|>": 0, "Ġx": 1, "Ċ": 2, "ä¸Ń": 3 });
+  assert.deepEqual(json.added_tokens.map((t) => t.content), ["<|x|>"]);
 });
 
 test("stories260K's GGUF tokenizer matches transformers on every corpus line", async (t) => {
@@ -194,6 +226,8 @@ test("ids equal the references on lines of the shared datasets", async (t) => {
   tiny.close();
   toks["gguf-tiny"] = loadGgufTokenizer(tiny);
   if (existsSync(STORIES)) { const s = await openGguf(STORIES); s.close(); toks.stories260K = loadGgufTokenizer(s); }
+  // the byte-level GGUF tokenizers hold the same vocabularies as tokenizer-gpt2/llama3.json
+  const alsoAs: Record<string, TextTokenizer> = { gpt2: (await ggufTok("gguf-gpt2")).tok, llama3: (await ggufTok("gguf-llama3")).tok };
   let checked = 0;
   for (const e of ds.lines) {
     const p = join(SHARED, "datasets", e.file);
@@ -206,9 +240,11 @@ test("ids equal the references on lines of the shared datasets", async (t) => {
       if (!tok) continue;
       hashes.forEach((h, k) => {
         const n = e.first + k;
-        const ids = tok.encode(lines[n - 1]);
-        assert.equal(createHash("sha256").update(ids.join(",")).digest("hex").slice(0, 16), h, `${name}: ${e.file} line ${n}`);
-        checked++;
+        for (const [which, tk] of [[name, tok], ...(alsoAs[name] ? [[`gguf-${name}`, alsoAs[name]]] : [])] as [string, TextTokenizer][]) {
+          const ids = tk.encode(lines[n - 1]);
+          assert.equal(createHash("sha256").update(ids.join(",")).digest("hex").slice(0, 16), h, `${which}: ${e.file} line ${n}`);
+          checked++;
+        }
       });
     }
   }
@@ -242,7 +278,10 @@ test("GGUF tokenizer of an unsupported kind, or inconsistent metadata", async ()
   const f = await openGguf(join(FIX, "tiny-llama.gguf"));
   f.close();
   const withMeta = (m: Record<string, unknown>): GgufFile => ({ ...f, metadata: { ...f.metadata, ...m } });
-  rejects(() => ggufTokenizerJson(withMeta({ "tokenizer.ggml.model": "gpt2" })), /GGUF tokenizer model "gpt2" is not supported \(supported: "llama"/, "tokenizer.ggml.model");
+  rejects(() => ggufTokenizerJson(withMeta({ "tokenizer.ggml.model": "rwkv" })), /GGUF tokenizer model "rwkv" is not supported \(supported: "llama", SentencePiece-style BPE; "gpt2", byte-level BPE\)/, "tokenizer.ggml.model");
+  rejects(() => ggufTokenizerJson(withMeta({ "tokenizer.ggml.model": "gpt2" })), /a "gpt2" tokenizer needs tokenizer\.ggml\.merges/, "tokenizer.ggml.merges");
+  const { f: g } = await ggufTok("gguf-llama3");
+  rejects(() => ggufTokenizerJson({ ...g, metadata: { ...g.metadata, "tokenizer.ggml.pre": "tekken" } }), /pre-tokenizer "tekken" is not supported/, "tokenizer.ggml.pre");
   rejects(() => ggufTokenizerJson(withMeta({ "tokenizer.ggml.model": undefined })), /has no embedded tokenizer/, "tokenizer.ggml.model");
   rejects(() => ggufTokenizerJson(withMeta({ "tokenizer.ggml.scores": [1, 2] })), /tokenizer\.ggml\.scores must be 859 numbers/, "tokenizer.ggml.scores");
   rejects(() => ggufTokenizerJson(withMeta({ "tokenizer.ggml.bos_token_id": 5000 })), /bos_token_id = 5000 is not a token id/, "tokenizer.ggml.bos_token_id");
