@@ -9,7 +9,7 @@
 // everywhere: GGUF row h·d + 2i + j -> HF row h·d + j·(d/2) + i, with heads = attention.head_count
 // for q and attention.head_count_kv for k (biases, when present, move the same way).
 import { CheckpointFormatError, quote } from "./errors.ts";
-import type { GgufFile } from "./gguf.ts";
+import { type GgufFile, openGguf } from "./gguf.ts";
 
 /** Hugging Face `config.json` fields of a Llama model, as read from GGUF metadata. */
 export interface HfLlamaConfig {
@@ -189,4 +189,10 @@ export const ggufToHfLlama = (f: GgufFile): HfCheckpoint => {
     if (!tensors.has(name))
       throw new CheckpointFormatError({ path: f.path, tensor: name, message: `${f.path}: the Llama checkpoint lacks ${name} (GGUF tensor ${ggufLlamaName(name)}); the file is incomplete` });
   return { config, tensors };
+};
+
+/** Open a Llama GGUF file, convert it with ggufToHfLlama, and close it. */
+export const readGgufLlama = async (path: string): Promise<HfCheckpoint> => {
+  const f = await openGguf(path);
+  try { return ggufToHfLlama(f); } finally { f.close(); }
 };

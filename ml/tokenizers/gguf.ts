@@ -22,7 +22,7 @@
 // BOS/EOS/pad ids come from tokenizer.ggml.{bos,eos,padding}_token_id (0xFFFFFFFF means none;
 // a missing pad is the EOS). Whether the model wants BOS first: tokenizer.ggml.add_bos_token,
 // default true for this tokenizer model (llama.cpp's default).
-import type { GgufFile } from "../formats/gguf.ts";
+import { type GgufFile, openGguf } from "../formats/gguf.ts";
 import { TokenizerFormatError, quote } from "../formats/errors.ts";
 import { PretrainedTokenizer } from "./pretrained.ts";
 
@@ -209,4 +209,11 @@ export const loadGgufTokenizer = (f: GgufFile): PretrainedTokenizer => {
     source: f.path, eos, bos: bos ?? eos, pad: specialId(f, "padding_token_id", n) ?? eos,
     addBos: typeof addBos === "boolean" ? addBos : f.metadata["tokenizer.ggml.model"] === "llama" && bos !== undefined,
   });
+};
+
+/** The tokenizer embedded in the GGUF file at `path` (reads the header only). */
+export const readGgufTokenizer = async (path: string): Promise<PretrainedTokenizer> => {
+  const f = await openGguf(path);
+  f.close();
+  return loadGgufTokenizer(f);
 };

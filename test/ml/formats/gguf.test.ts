@@ -80,6 +80,26 @@ test("readGguf returns every tensor; infos carry offsets inside the file", async
   assert.equal(f.info("q4_1.wide").byteLength, 2 * 5 * 20);
 });
 
+test("a file with general.alignment = 64 is read at 64-byte offsets", async () => {
+  const f = await openGguf(join(FIX, "quant-align64.gguf"));
+  try {
+    assert.equal(f.alignment, 64);
+    assert.equal(f.metadata["general.alignment"], 64);
+    assert.equal(f.dataOffset % 64, 0);
+    assert.deepEqual(f.tensorInfos.map((t) => t.name), ["f16.odd", "q8_0"]);
+    for (const t of f.tensorInfos) {
+      assert.equal((t.offset - f.dataOffset) % 64, 0);
+      const r = ref.tensors.find((x) => x.name === t.name)!;
+      assert.deepEqual(f.readTensor(t.name).data, refValues.slice(r.offset, r.offset + r.count), t.name);
+    }
+    // the first tensor has 90 bytes: the second starts 128 bytes later (64-aligned), not 96 (32-aligned)
+    assert.equal(f.tensorInfos[0].byteLength, 90);
+    assert.equal(f.tensorInfos[1].offset - f.tensorInfos[0].offset, 128);
+  } finally {
+    f.close();
+  }
+});
+
 test("dequantize: hand-made blocks follow ggml's formulas", () => {
   // Q8_0 block: d = 0.5 (f16 0x3800), q = -3..28
   const q8 = new Uint8Array(34);

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CheckpointFormatError } from "../../../ml/formats/errors.ts";
 import { openGguf } from "../../../ml/formats/gguf.ts";
-import { type HfCheckpoint, ggufLlamaName, ggufToHfLlama, hfLlamaName, unpermuteRope } from "../../../ml/formats/ggufLlama.ts";
+import { type HfCheckpoint, ggufLlamaName, ggufToHfLlama, hfLlamaName, readGgufLlama, unpermuteRope } from "../../../ml/formats/ggufLlama.ts";
 
 const FIX = new URL("../../fixtures/pretrained/", import.meta.url).pathname;
 const TINY = join(FIX, "tiny-llama.gguf");
@@ -19,10 +19,7 @@ const tmp = mkdtempSync(join(tmpdir(), "acft-ggufllama-"));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const sha = (a: Float32Array): string => createHash("sha256").update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest("hex");
-const load = async (path: string): Promise<HfCheckpoint> => {
-  const f = await openGguf(path);
-  try { return ggufToHfLlama(f); } finally { f.close(); }
-};
+const load = (path: string): Promise<HfCheckpoint> => readGgufLlama(path);
 
 /** Every tensor equals transformers' (bitwise), and nothing is missing or extra. */
 const sameAsTransformers = (ck: HfCheckpoint, refSha: Record<string, string>) => {

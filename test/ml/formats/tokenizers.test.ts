@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { TokenizerError } from "../../../ml/errors.ts";
 import { TokenizerFormatError } from "../../../ml/formats/errors.ts";
 import { type GgufFile, openGguf } from "../../../ml/formats/gguf.ts";
-import { ggufTokenizerJson, loadGgufTokenizer, mergesFromScores } from "../../../ml/tokenizers/gguf.ts";
+import { ggufTokenizerJson, loadGgufTokenizer, mergesFromScores, readGgufTokenizer } from "../../../ml/tokenizers/gguf.ts";
 import { type PretrainedTokenizer, type TextTokenizer, checkTokenizerFits, loadHfTokenizer } from "../../../ml/tokenizers/pretrained.ts";
 import { Tokenizer as AcftTokenizer } from "../../../ml/tokenizer.ts";
 
@@ -225,7 +225,7 @@ test("ids equal the references on lines of the shared datasets", async (t) => {
   const tiny = await openGguf(join(FIX, "tiny-llama.gguf"));
   tiny.close();
   toks["gguf-tiny"] = loadGgufTokenizer(tiny);
-  if (existsSync(STORIES)) { const s = await openGguf(STORIES); s.close(); toks.stories260K = loadGgufTokenizer(s); }
+  if (existsSync(STORIES)) toks.stories260K = await readGgufTokenizer(STORIES);
   // the byte-level GGUF tokenizers hold the same vocabularies as tokenizer-gpt2/llama3.json
   const alsoAs: Record<string, TextTokenizer> = { gpt2: (await ggufTok("gguf-gpt2")).tok, llama3: (await ggufTok("gguf-llama3")).tok };
   let checked = 0;
