@@ -5,7 +5,8 @@
 // The header, metadata and tensor infos are parsed by `@huggingface/gguf` (it reads local files
 // with no network); this module checks what it returns against the file (magic, version, size,
 // bounds, types) and reads and dequantises tensor data itself, one tensor at a time, so a large
-// file is never held twice.
+// file is never held twice. (The package is imported on first use: it costs ~0.15 s to load, which
+// every acft process would pay otherwise.)
 //
 // Dimension order: GGUF lists `ne` fastest-varying first (ne[0] is the row length). The row-major
 // shape is `ne` reversed: a GGUF [in, out] matrix is the row-major [out, in] matrix that
@@ -19,7 +20,6 @@
 // In the nibble blocks byte j holds value j in its low nibble and value j+16 in its high nibble.
 // Dequantisation computes d·q in float32 then adds m in float32, as ggml and the `gguf` Python
 // package do, so results are bit-identical to theirs.
-import { gguf as parseGgufHeader } from "@huggingface/gguf";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { CheckpointFormatError, quote } from "./errors.ts";
 
@@ -135,6 +135,7 @@ export const openGguf = async (path: string): Promise<GgufFile> => {
     const version = head.readUInt32LE(4);
     if (!(GGUF_SUPPORTED_VERSIONS as readonly number[]).includes(version))
       fail(path, `GGUF version ${version} is not supported (this reader reads versions ${GGUF_SUPPORTED_VERSIONS.join(" and ")}, little-endian); convert the file with a current llama.cpp`, { field: "version" });
+    const { gguf: parseGgufHeader } = await import("@huggingface/gguf");
     let parsed: Awaited<ReturnType<typeof parseGgufHeader>> & { typedMetadata: Record<string, { type: number; subType?: number }> };
     try { parsed = await parseGgufHeader(path, { allowLocalFile: true, typedMetadata: true }) as typeof parsed; }
     catch (e) { return fail(path, `cannot parse the GGUF header (${(e as Error).message.slice(0, 200)}); the file is corrupt or truncated`); }

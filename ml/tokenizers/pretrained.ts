@@ -15,8 +15,9 @@
 // post-processor's template (BOS), else from the usual names; a model with no BOS token uses its
 // EOS as BOS (GPT-2 and Qwen2 mark document starts with "<|endoftext|>"); a model with no pad token
 // uses its EOS as pad (acft masks padding by position, never by id, so pad == eos is safe).
-import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
+import type { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { TokenizerError } from "../errors.ts";
 import { TokenizerFormatError, quote } from "../formats/errors.ts";
@@ -51,6 +52,11 @@ export interface PretrainedTokenizerOptions {
 const tokenContent = (v: unknown): string | undefined =>
   typeof v === "string" ? v : v && typeof v === "object" && typeof (v as { content?: unknown }).content === "string" ? (v as { content: string }).content : undefined;
 
+/** The tokenizer engine, loaded on first use (so that acft processes that never need it do not load it). */
+let engine: typeof HfTokenizer | undefined;
+const hfTokenizerClass = (): typeof HfTokenizer =>
+  (engine ??= (createRequire(import.meta.url)("@huggingface/tokenizers") as { Tokenizer: typeof HfTokenizer }).Tokenizer);
+
 const BOS_NAMES = ["<s>", "<|begin_of_text|>", "<bos>", "<|startoftext|>"];
 const EOS_NAMES = ["</s>", "<|end_of_text|>", "<|endoftext|>", "<eos>", "<|im_end|>"];
 
@@ -79,7 +85,7 @@ export class PretrainedTokenizer implements TextTokenizer {
       throw new TokenizerFormatError({ path: src, field: "model.byte_fallback", message: `${src}: a BPE tokenizer needs a ByteLevel pre-tokenizer or model.byte_fallback = true, so that any text can be encoded; this one has neither` });
     if (!model.vocab || typeof model.vocab !== "object" || Array.isArray(model.vocab))
       throw new TokenizerFormatError({ path: src, field: "model.vocab", message: `${src}: model.vocab must be an object of token -> id` });
-    try { this.hf = new HfTokenizer(j, {}); }
+    try { this.hf = new (hfTokenizerClass())(j, {}); }
     catch (e) { throw new TokenizerFormatError({ path: src, field: "model", message: `${src}: the tokenizer cannot be built (${(e as Error).message.slice(0, 200)})` }); }
     this.source = src;
     const added = (Array.isArray(j.added_tokens) ? j.added_tokens : []) as { id: number; content: string; special?: boolean }[];
