@@ -64,6 +64,9 @@ export const ggufLlamaConfig = (f: GgufFile): HfLlamaConfig => {
   const headDim = need("llama.rope.dimension_count", hidden / heads);
   if (hidden % heads !== 0 || heads % kvHeads !== 0 || headDim % 2 !== 0)
     throw new CheckpointFormatError({ path: f.path, field: "llama.attention.head_count", message: `${f.path}: embedding_length ${hidden}, head_count ${heads}, head_count_kv ${kvHeads}, rope.dimension_count ${headDim} are inconsistent (need heads | d_model, kv heads | heads, even head dim)` });
+  const scaling = m["llama.rope.scaling.type"];
+  if (scaling !== undefined && scaling !== "none")
+    throw new CheckpointFormatError({ path: f.path, field: "llama.rope.scaling.type", message: `${f.path}: RoPE scaling ${quote(scaling)} is not supported (only plain RoPE); use a model without rope scaling` });
   const names = new Set(f.tensorInfos.map((t) => t.name));
   const cfg: HfLlamaConfig = {
     model_type: "llama",

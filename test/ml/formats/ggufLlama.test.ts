@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CheckpointFormatError } from "../../../ml/formats/errors.ts";
 import { openGguf } from "../../../ml/formats/gguf.ts";
-import { type HfCheckpoint, ggufLlamaName, ggufToHfLlama, hfLlamaName, readGgufLlama, unpermuteRope } from "../../../ml/formats/ggufLlama.ts";
+import { type HfCheckpoint, ggufLlamaConfig, ggufLlamaName, ggufToHfLlama, hfLlamaName, readGgufLlama, unpermuteRope } from "../../../ml/formats/ggufLlama.ts";
 
 const FIX = new URL("../../fixtures/pretrained/", import.meta.url).pathname;
 const TINY = join(FIX, "tiny-llama.gguf");
@@ -214,4 +214,12 @@ test("shape that disagrees with the metadata", async () => {
 test("a tensor outside the Llama layout", async () => {
   const p = patched("name.gguf", (b) => b.write("blk.1.ffn_zz.weight", b.indexOf(Buffer.from("blk.1.ffn_up.weight")), "latin1"));
   await fails(p, /tensor "blk\.1\.ffn_zz\.weight" is not part of a 2-layer Llama/, { tensor: "blk.1.ffn_zz.weight" });
+});
+
+test("RoPE scaling is refused, naming the field", async () => {
+  const f = await openGguf(TINY);
+  f.close();
+  assert.throws(() => ggufLlamaConfig({ ...f, metadata: { ...f.metadata, "llama.rope.scaling.type": "linear" } }),
+    (e: unknown) => e instanceof CheckpointFormatError && e.field === "llama.rope.scaling.type" && /RoPE scaling "linear" is not supported/.test(e.message));
+  assert.equal(ggufLlamaConfig({ ...f, metadata: { ...f.metadata, "llama.rope.scaling.type": "none" } }).rope_theta, 500);
 });
