@@ -145,12 +145,22 @@ export const unpermuteRope = (data: Float32Array, heads: number, cols: number): 
   return out;
 };
 
+/** One tensor of a GGUF Llama under its Hugging Face name, read (and converted) when asked. */
+export interface HfLazyTensor {
+  readonly name: string;
+  readonly ggufName: string;
+  readonly shape: readonly number[];
+  /** Read, dequantise and (for q/k) un-permute the tensor; the GGUF file must still be open. */
+  read(): Float32Array;
+}
+
 /**
- * Read a Llama GGUF as a Hugging Face Llama checkpoint: config fields and tensors under Hugging
- * Face names in row-major layout, q/k converted to the rotate-half RoPE layout. A tensor outside the
- * Llama layout, a missing tensor, or a shape that disagrees with the config is a typed error.
+ * A Llama GGUF as Hugging Face Llama tensors, without reading any data yet: names, shapes and
+ * completeness are checked first (a tensor outside the Llama layout, a missing tensor, or a shape
+ * that disagrees with the config is a typed error), then each tensor is read on demand, so a
+ * caller can move them one at a time into its own storage.
  */
-export const ggufToHfLlama = (f: GgufFile): HfCheckpoint => {
+export const ggufLlamaTensors = (f: GgufFile): { config: HfLlamaConfig; tensors: HfLazyTensor[] } => {
   const config = ggufLlamaConfig(f);
   const { hidden_size: d, num_attention_heads: nh, num_key_value_heads: nkv, head_dim: hd, intermediate_size: ff, vocab_size: V } = config;
   const expected = new Map<string, number[]>([
@@ -175,7 +185,7 @@ export const ggufToHfLlama = (f: GgufFile): HfCheckpoint => {
       expected.set(`${p}self_attn.v_proj.bias`, [nkv * hd]);
     }
   }
-  const tensors = new Map<string, HfTensor>();
+  const tensors: HfLazyTensor[] = [];
   for (const t of f.tensorInfos) {
     const hf = hfLlamaName(t.name);
     if (!hf || !expected.has(hf))
@@ -183,15 +193,27 @@ export const ggufToHfLlama = (f: GgufFile): HfCheckpoint => {
     const want = expected.get(hf)!;
     if (want.join(",") !== t.shape.join(","))
       throw new CheckpointFormatError({ path: f.path, tensor: t.name, message: `${f.path}: tensor ${quote(t.name)} has row-major shape [${t.shape.join(", ")}] but the metadata implies [${want.join(", ")}] for ${hf}; the file's metadata and tensors disagree` });
-    let data = f.readTensor(t.name).data;
-    if (/\.attn_q\./.test(t.name)) data = unpermuteRope(data, nh, t.shape.length > 1 ? t.shape[1] : 1);
-    else if (/\.attn_k\./.test(t.name)) data = unpermuteRope(data, nkv, t.shape.length > 1 ? t.shape[1] : 1);
-    tensors.set(hf, { shape: [...t.shape], data });
+    const heads = /\.attn_q\./.test(t.name) ? nh : /\.attn_k\./.test(t.name) ? nkv : 0;
+    const cols = t.shape.length > 1 ? t.shape[1] : 1;
+    tensors.push({
+      name: hf, ggufName: t.name, shape: [...t.shape],
+      read: () => { const data = f.readTensor(t.name).data; return heads ? unpermuteRope(data, heads, cols) : data; },
+    });
   }
+  const have = new Set(tensors.map((t) => t.name));
   for (const name of expected.keys())
-    if (!tensors.has(name))
+    if (!have.has(name))
       throw new CheckpointFormatError({ path: f.path, tensor: name, message: `${f.path}: the Llama checkpoint lacks ${name} (GGUF tensor ${ggufLlamaName(name)}); the file is incomplete` });
   return { config, tensors };
+};
+
+/**
+ * Read a Llama GGUF as a Hugging Face Llama checkpoint: config fields and every tensor under its
+ * Hugging Face name in row-major layout, q/k converted to the rotate-half RoPE layout.
+ */
+export const ggufToHfLlama = (f: GgufFile): HfCheckpoint => {
+  const { config, tensors } = ggufLlamaTensors(f);
+  return { config, tensors: new Map(tensors.map((t) => [t.name, { shape: t.shape, data: t.read() }])) };
 };
 
 /** Open a Llama GGUF file, convert it with ggufToHfLlama, and close it. */

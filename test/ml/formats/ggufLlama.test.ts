@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CheckpointFormatError } from "../../../ml/formats/errors.ts";
 import { openGguf } from "../../../ml/formats/gguf.ts";
-import { type HfCheckpoint, ggufLlamaConfig, ggufLlamaName, ggufToHfLlama, hfLlamaName, readGgufLlama, unpermuteRope } from "../../../ml/formats/ggufLlama.ts";
+import { type HfCheckpoint, ggufLlamaConfig, ggufLlamaName, ggufLlamaTensors, ggufToHfLlama, hfLlamaName, readGgufLlama, unpermuteRope } from "../../../ml/formats/ggufLlama.ts";
 
 const FIX = new URL("../../fixtures/pretrained/", import.meta.url).pathname;
 const TINY = join(FIX, "tiny-llama.gguf");
@@ -47,6 +47,26 @@ test("tiny Llama: config and every tensor equal transformers' GGUF load (q/k un-
   const raw = f.readTensor("blk.0.attn_q.weight").data;
   f.close();
   assert.notEqual(sha(raw), ref.state_sha256["model.layers.0.self_attn.q_proj.weight"]);
+});
+
+test("the lazy API reads nothing until asked and gives the same tensors", async () => {
+  const whole = await load(TINY);
+  const f = await openGguf(TINY);
+  let reads = 0;
+  const counted = { ...f, readTensor: (n: string) => { reads++; return f.readTensor(n); } };
+  try {
+    const { config, tensors } = ggufLlamaTensors(counted);
+    assert.equal(reads, 0);
+    assert.deepEqual(config, whole.config);
+    assert.deepEqual(tensors.map((t) => t.name).sort(), [...whole.tensors.keys()].sort());
+    for (const t of tensors) {
+      assert.deepEqual(t.shape, whole.tensors.get(t.name)!.shape);
+      assert.deepEqual(t.read(), whole.tensors.get(t.name)!.data, t.name);
+    }
+    assert.equal(reads, tensors.length);
+  } finally {
+    f.close();
+  }
 });
 
 test("stories260K: every tensor equals transformers' GGUF load", async (t) => {
