@@ -16,12 +16,13 @@
 //   vocabulary   tokenizer.ggml.tokens in GPT-2's byte alphabet (a token with other characters is
 //                respelled into it from its UTF-8 bytes); merges from tokenizer.ggml.merges
 //   pre-tokenizer  by tokenizer.ggml.pre: the Llama-3 or Qwen2 split regex before a ByteLevel step,
-//                GPT-2's ByteLevel regex for any other name
+//                GPT-2's ByteLevel regex for any other name; for the Llama-3 family a word that is
+//                a token is taken whole (ignore_merges), as llama.cpp does
 //   specials     CONTROL tokens are special, USER_DEFINED ones are matched whole in text.
 //
 // BOS/EOS/pad ids come from tokenizer.ggml.{bos,eos,padding}_token_id (0xFFFFFFFF means none;
 // a missing pad is the EOS). Whether the model wants BOS first: tokenizer.ggml.add_bos_token,
-// default true for this tokenizer model (llama.cpp's default).
+// by default true for "llama" and the Llama-3 family (llama.cpp's defaults), else false.
 import { type GgufFile, openGguf } from "../formats/gguf.ts";
 import { TokenizerFormatError, quote } from "../formats/errors.ts";
 import { PretrainedTokenizer } from "./pretrained.ts";
@@ -58,6 +59,13 @@ const SPLITS: Record<string, string> = {
   ...Object.fromEntries(["llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano", "dbrx", "smaug-bpe"].map((n) => [n, LLAMA3_SPLIT])),
   ...Object.fromEntries(["qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez"].map((n) => [n, QWEN2_SPLIT])),
 };
+/**
+ * Pre-tokenizer names for which llama.cpp takes a word that is itself a token whole, without
+ * applying merges (Llama-3's tokenizer.json says the same with `ignore_merges`), and adds BOS by
+ * default. transformers' GGUF loader leaves this out; acft follows llama.cpp and the original
+ * tokenizer.json.
+ */
+const LLAMA3_FAMILY = new Set(["llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2"]);
 /** Pre-tokenizer names transformers knows with a regex this module does not carry. */
 const OTHER_SPLITS = ["tekken", "qwen35", "gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2"];
 
@@ -190,7 +198,7 @@ const byteLevelJson = (f: GgufFile): Record<string, unknown> => {
     decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: {
       type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: "", end_of_word_suffix: "",
-      fuse_unk: false, byte_fallback: false, ignore_merges: false,
+      fuse_unk: false, byte_fallback: false, ignore_merges: typeof pre === "string" && LLAMA3_FAMILY.has(pre),
       vocab, merges: (merges as string[]).map((x) => x.split(" ") as [string, string]),
     },
   };
@@ -207,7 +215,8 @@ export const loadGgufTokenizer = (f: GgufFile): PretrainedTokenizer => {
   const addBos = f.metadata["tokenizer.ggml.add_bos_token"];
   return new PretrainedTokenizer(json, {
     source: f.path, eos, bos: bos ?? eos, pad: specialId(f, "padding_token_id", n) ?? eos,
-    addBos: typeof addBos === "boolean" ? addBos : f.metadata["tokenizer.ggml.model"] === "llama" && bos !== undefined,
+    addBos: typeof addBos === "boolean" ? addBos
+      : bos !== undefined && (f.metadata["tokenizer.ggml.model"] === "llama" || LLAMA3_FAMILY.has(f.metadata["tokenizer.ggml.pre"] as string)),
   });
 };
 
