@@ -1,5 +1,6 @@
 // The tokenizer embedded in a GGUF file, rebuilt as a Hugging Face tokenizer.json the way
-// transformers' GGUF loader rebuilds it, then run by the same engine as any tokenizer.json.
+// transformers' GGUF loader rebuilds it (with two differences for byte-level vocabularies, noted
+// below), then run by the same engine as any tokenizer.json.
 //
 // "llama" (SentencePiece-style BPE with byte fallback, as Llama-2 and TinyStories use):
 //   vocabulary   tokenizer.ggml.tokens, ids in file order; "<0xNN>" tokens are the byte fallback
@@ -17,7 +18,9 @@
 //                respelled into it from its UTF-8 bytes); merges from tokenizer.ggml.merges
 //   pre-tokenizer  by tokenizer.ggml.pre: the Llama-3 or Qwen2 split regex before a ByteLevel step,
 //                GPT-2's ByteLevel regex for any other name; for the Llama-3 family a word that is
-//                a token is taken whole (ignore_merges), as llama.cpp does
+//                a token is taken whole (ignore_merges), as llama.cpp does and transformers does
+//                not; and no "<|endoftext|>" is invented for a vocabulary without one (transformers
+//                adds it)
 //   specials     CONTROL tokens are special, USER_DEFINED ones are matched whole in text.
 //
 // BOS/EOS/pad ids come from tokenizer.ggml.{bos,eos,padding}_token_id (0xFFFFFFFF means none;
