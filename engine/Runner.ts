@@ -428,7 +428,14 @@ class Scheduler {
       this.results.set(n.id, res);
       this.emit({ type: "finish", result: res });
     } finally {
-      if (scratch) rmSync(scratch, { recursive: true, force: true });
+      // A failing clean-up must not replace the stage's own error (or fail a success): warn, and
+      // leave the directory to `gc`, which removes scratch of finished processes.
+      if (scratch)
+        try {
+          rmSync(scratch, { recursive: true, force: true });
+        } catch (e) {
+          this.emit({ type: "warn", id: n.id, message: `could not remove its scratch directory ${scratch} (${(e as Error).message}); \`acft gc\` removes it later` });
+        }
     }
   }
 

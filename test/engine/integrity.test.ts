@@ -296,3 +296,33 @@ export const source = defineStage({
   const second = await run(root, p);
   assert.deepEqual(second.st, { source: "ran", par: "cached", dbl: "cached" });
 });
+
+test("a clean-up that fails does not replace the stage's own error", async (t) => {
+  // A mount inside the scratch directory makes removing it fail (EBUSY), as a stuck disk would.
+  const mounts: string[] = [];
+  const stuck = defineStage({
+    name: "stuck", version: 1, module: import.meta.url, process: "inline",
+    params: Schema.Struct({}), inputs: {}, output: Output.directory(),
+    run: ({ ctx }) => Effect.suspend(() => {
+      const m = join(ctx.outDir, "m");
+      mkdirSync(m);
+      if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", m]).status === 0) mounts.push(m);
+      return Effect.fail(new Error("the stage's own failure"));
+    }),
+  });
+  const p = definePipeline({ name: "stuck", description: "", params: Schema.Struct({}), build: (b) => void b.add(stuck, { id: "s" }) });
+  const root = tempDir();
+  const warnings: string[] = [];
+  const e = new Engine(root);
+  try {
+    const s = await e.run(plan(p), { onEvent: (ev) => void (ev.type === "warn" && warnings.push(ev.message)) });
+    if (mounts.length === 0) return t.skip("cannot mount a tmpfs here (needs root)");
+    assert.equal(s.instances[0].status, "failed");
+    assert.match(s.instances[0].error!, /the stage's own failure/);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /could not remove its scratch directory .* `acft gc` removes it later/);
+  } finally {
+    e.close();
+    for (const m of mounts) spawnSync("umount", [m]);
+  }
+});
