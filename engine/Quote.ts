@@ -20,7 +20,7 @@ export const quote = (value: unknown, max = 200): string => {
   }
   let s: string;
   try {
-    s = typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
+    s = typeof value === "object" && value !== null ? JSON.stringify(value, (_, x) => (typeof x === "bigint" ? `${x}` : x)) : String(value);
   } catch {
     s = String(value);
   }
