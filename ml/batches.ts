@@ -14,7 +14,7 @@
 // statement with EOS answers a statement prompt (the ToxiGen protocol) with an empty continuation. As in
 // LM pretraining on a document stream, the models here never learn to stop; generation is capped by
 // maxNewTokens instead.
-import type { Tokenizer } from "./tokenizer.ts";
+import type { TextTokenizer } from "./tokenizer.ts";
 import { deriveSeed, makeRng } from "./prng.ts";
 
 export interface TextExample {
@@ -40,7 +40,7 @@ export interface TokenBatch {
   readonly reg: Float32Array; // (B, T)
 }
 
-export const encodeExamples = (tok: Tokenizer, examples: readonly TextExample[]): EncodedExample[] =>
+export const encodeExamples = (tok: TextTokenizer, examples: readonly TextExample[]): EncodedExample[] =>
   examples.map((e) => {
     const prompt = e.prompt ? tok.encode(e.prompt) : [];
     return { ids: [tok.bos, ...prompt, ...tok.encode(e.text)], targetFrom: 1 + prompt.length, regularise: e.regularise ?? false };

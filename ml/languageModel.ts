@@ -6,7 +6,7 @@ import type { LMConfig, LMParams } from "./lm.ts";
 import { deriveSeed } from "./prng.ts";
 import type { SamplingOptions } from "./sampling.ts";
 import { scoreContinuations } from "./score.ts";
-import type { Tokenizer } from "./tokenizer.ts";
+import type { TextTokenizer } from "./tokenizer.ts";
 
 export interface LogLikelihoodRequest { context: string; continuation: string }
 export interface LogLikelihoodResult {
@@ -46,7 +46,7 @@ export interface PlainLMOptions {
  * training data is); the continuation is tokenised on its own, so its tokens are the same whatever
  * the context. Generation is batched in chunks; chunk i samples with seed deriveSeed(seed, i).
  */
-export const plainLanguageModel = (p: LMParams, c: LMConfig, tok: Tokenizer, o: PlainLMOptions = {}): LanguageModel => ({
+export const plainLanguageModel = (p: LMParams, c: LMConfig, tok: TextTokenizer, o: PlainLMOptions = {}): LanguageModel => ({
   logLikelihood: async (reqs) => {
     const scored = scoreContinuations(
       p, c,

@@ -20,7 +20,22 @@ const pairKey = (a: number, b: number): number => a * 65536 + b; // ids < 65536
 /** Split text into pre-tokens (GPT-2 pattern). */
 export const preTokenize = (text: string): string[] => text.match(PATTERN) ?? [];
 
-export class Tokenizer {
+/** What acft's training, scoring and sampling code needs of a tokenizer. */
+export interface TextTokenizer {
+  readonly vocabSize: number;
+  readonly bos: number;
+  readonly eos: number;
+  readonly pad: number;
+  encode(text: string, opts?: { bos?: boolean; eos?: boolean }): number[];
+  decode(ids: readonly number[], opts?: { keepSpecials?: boolean }): string;
+  /** The JSON files that save it, by file name (`tokenizer.json`, and what else its format needs). */
+  files(): Record<string, unknown>;
+}
+
+/** File name of a saved tokenizer, for acft's own format and Hugging Face's alike. */
+export const TOKENIZER_FILE = "tokenizer.json";
+
+export class Tokenizer implements TextTokenizer {
   readonly merges: readonly [number, number][];
   private readonly rank = new Map<number, number>(); // pairKey -> merge index
   private readonly bytes: Uint8Array[]; // token id -> its bytes
@@ -97,6 +112,10 @@ export class Tokenizer {
     let o = 0;
     for (const p of parts) { all.set(p, o); o += p.length; }
     return new TextDecoder("utf-8").decode(all);
+  }
+
+  files(): Record<string, unknown> {
+    return { [TOKENIZER_FILE]: this.toJSON() };
   }
 
   toJSON(): TokenizerJSON {

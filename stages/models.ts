@@ -16,13 +16,13 @@ import { finetuneLM, type FinetuneSettings, type RegulariserGuide } from "../ml/
 import { nadoLanguageModel, nadoTokenScorer } from "../ml/nado/guided.ts";
 import { loadNadoCheckpoint, saveNadoCheckpoint } from "../ml/nado/checkpoint.ts";
 import { nadoVariables, type NadoConfig, type NadoParams } from "../ml/nado/model.ts";
-import { Tokenizer, trainTokenizer } from "../ml/tokenizer.ts";
+import { TOKENIZER_FILE, trainTokenizer, type TextTokenizer } from "../ml/tokenizer.ts";
+import { tokenizerFromFiles } from "../ml/tokenizers/pretrained.ts";
 import type { TrainProgress } from "../ml/train.ts";
 import { readJson, readJsonl, StageInputError, writeJson } from "./common.ts";
 
 export const MODEL_MANIFEST = "model.json";
 export const GUIDED_MANIFEST = MODEL_MANIFEST;
-const TOKENIZER_FILE = "tokenizer.json";
 
 // ---------------------------------------------------------------- params shared by training stages
 const PosInt = Schema.Int.pipe(Schema.positive());
@@ -59,20 +59,24 @@ export const readMix = (dir: string): Example[] => {
 export interface Model {
   readonly config: LMConfig;
   readonly params: LMParams;
-  readonly tokenizer: Tokenizer;
+  readonly tokenizer: TextTokenizer;
   dispose(): void;
 }
 
-const makeModel = (config: LMConfig, params: LMParams, tokenizer: Tokenizer): Model => ({
+const makeModel = (config: LMConfig, params: LMParams, tokenizer: TextTokenizer): Model => ({
   config, params, tokenizer, dispose: () => disposeParams(lmVariables(params)),
 });
 
-export const readTokenizer = (dir: string): Tokenizer => Tokenizer.fromJSON(readJson(dir, TOKENIZER_FILE));
+/** The tokenizer saved in a model or tokenizer directory: acft's own, or a pretrained model's. */
+export const readTokenizer = (dir: string): TextTokenizer =>
+  tokenizerFromFiles((name) => (existsSync(join(dir, name)) ? readJson(dir, name) : undefined), join(dir, TOKENIZER_FILE));
 
-export const trainTokenizerInto = (dir: string, texts: readonly string[], vocabSize: number, onProgress: (done: number, total: number) => void): void => {
-  const tok = trainTokenizer(texts, { vocabSize, onProgress });
-  writeJson(dir, TOKENIZER_FILE, tok.toJSON());
+export const writeTokenizer = (dir: string, tok: TextTokenizer): void => {
+  for (const [name, json] of Object.entries(tok.files())) writeJson(dir, name, json);
 };
+
+export const trainTokenizerInto = (dir: string, texts: readonly string[], vocabSize: number, onProgress: (done: number, total: number) => void): void =>
+  writeTokenizer(dir, trainTokenizer(texts, { vocabSize, onProgress }));
 
 export const createModel = (tokenizerDir: string, arch: Arch, seed: number): Model => {
   const tokenizer = readTokenizer(tokenizerDir);
@@ -90,7 +94,7 @@ export const loadModel = async (dir: string): Promise<Model> => {
 export const saveModel = async (m: Model, dir: string): Promise<void> => {
   mkdirSync(dir, { recursive: true });
   await saveLM(dir, m.params, m.config, { tokenizer: TOKENIZER_FILE });
-  writeJson(dir, TOKENIZER_FILE, m.tokenizer.toJSON());
+  writeTokenizer(dir, m.tokenizer);
   writeJson(dir, MODEL_MANIFEST, { kind: "lm", config: m.config });
 };
 
@@ -127,7 +131,7 @@ export interface EvalModel {
   readonly fitsContinuation: (continuation: string) => boolean;
 }
 
-const fitters = (tok: Tokenizer, ctx: number) => ({
+const fitters = (tok: TextTokenizer, ctx: number) => ({
   fits: (p: string) => tok.encode(p).length + 2 <= ctx,
   fitsContinuation: (c: string) => tok.encode(c).length <= ctx - 1,
 });

@@ -12,7 +12,7 @@
 import { perplexityFromNll } from "../metrics.ts";
 import type { LMConfig, LMParams } from "../lm.ts";
 import { scoreContinuations } from "../score.ts";
-import type { Tokenizer } from "../tokenizer.ts";
+import type { TextTokenizer } from "../tokenizer.ts";
 import { EvalTaskError, type EvalOptions } from "./batch.ts";
 
 type MaybePromise<T> = T | Promise<T>;
@@ -102,7 +102,7 @@ export async function evaluatePerplexity(
  * A TokenScorer over a plain LM + tokenizer: window w is scored as continuation w[1..] of context
  * [w[0]], i.e. C inputs predict C targets, so windows hold up to contextLength + 1 tokens; BOS first.
  */
-export function lmTokenScorer(p: LMParams, c: LMConfig, tok: Tokenizer, opts: { batchSize?: number } = {}): TokenScorer {
+export function lmTokenScorer(p: LMParams, c: LMConfig, tok: TextTokenizer, opts: { batchSize?: number } = {}): TokenScorer {
   return {
     windowLength: c.contextLength + 1,
     bos: tok.bos,

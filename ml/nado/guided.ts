@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { TokenScorer } from "../eval/perplexity.ts";
 import { type LMConfig, type LMParams } from "../lm.ts";
 import { type LanguageModel, plainLanguageModel } from "../languageModel.ts";
-import type { Tokenizer } from "../tokenizer.ts";
+import type { TextTokenizer } from "../tokenizer.ts";
 import { guidedLogProbs } from "./losses.ts";
 import { type NadoConfig, type NadoParams, nadoForward } from "./model.ts";
 import { guidedTokenLogProbs } from "./score.ts";
@@ -33,7 +33,7 @@ export const nadoLogitsProcessor = (nado: NadoParams, cfg: NadoConfig, alpha = 1
  * BOS ⊕ context ⊕ continuation fits the context window; greedyMatch: argmax of q reproduces it.
  */
 export const nadoLanguageModel = (
-  base: LMParams, baseCfg: LMConfig, nado: NadoParams, cfg: NadoConfig, tok: Tokenizer, o: { alpha?: number; batchSize?: number } = {},
+  base: LMParams, baseCfg: LMConfig, nado: NadoParams, cfg: NadoConfig, tok: TextTokenizer, o: { alpha?: number; batchSize?: number } = {},
 ): LanguageModel => {
   const alpha = o.alpha ?? 1;
   const sampler = plainLanguageModel(base, baseCfg, tok, { batchSize: o.batchSize, logitsProcessor: nadoLogitsProcessor(nado, cfg, alpha) });
@@ -56,7 +56,7 @@ export const nadoLanguageModel = (
 
 /** A TokenScorer (perplexity windows) under q, as lmTokenScorer is one under p. */
 export const nadoTokenScorer = (
-  base: LMParams, baseCfg: LMConfig, nado: NadoParams, cfg: NadoConfig, tok: Tokenizer, o: { alpha?: number; batchSize?: number } = {},
+  base: LMParams, baseCfg: LMConfig, nado: NadoParams, cfg: NadoConfig, tok: TextTokenizer, o: { alpha?: number; batchSize?: number } = {},
 ): TokenScorer => ({
   windowLength: baseCfg.contextLength + 1,
   bos: tok.bos,

@@ -20,17 +20,13 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { TokenizerError } from "../errors.ts";
-import { TokenizerFormatError, quote } from "../formats/errors.ts";
+import { TOKENIZER_FILE, Tokenizer, type TextTokenizer } from "../tokenizer.ts";
 
-/** What acft's training, scoring and sampling code needs of a tokenizer. */
-export interface TextTokenizer {
-  readonly vocabSize: number;
-  readonly bos: number;
-  readonly eos: number;
-  readonly pad: number;
-  encode(text: string, opts?: { bos?: boolean; eos?: boolean }): number[];
-  decode(ids: readonly number[], opts?: { keepSpecials?: boolean }): string;
-}
+export type { TextTokenizer };
+
+/** Hugging Face's companion file: the special tokens and whether a BOS goes first. */
+export const TOKENIZER_CONFIG_FILE = "tokenizer_config.json";
+import { TokenizerFormatError, quote } from "../formats/errors.ts";
 
 /** A special token given by content (as in tokenizer_config.json) or by id. */
 export type SpecialToken = string | number;
@@ -71,9 +67,11 @@ export class PretrainedTokenizer implements TextTokenizer {
   /** Ids of the special (added, `special: true`) tokens. */
   readonly specialIds: ReadonlySet<number>;
   private readonly hf: HfTokenizer;
+  private readonly json: unknown;
 
   constructor(json: unknown, o: PretrainedTokenizerOptions) {
     const src = o.source;
+    this.json = json;
     const j = json as Record<string, unknown> | null;
     if (!j || typeof j !== "object" || !j.model || typeof j.model !== "object")
       throw new TokenizerFormatError({ path: src, field: "model", message: `${src}: not a Hugging Face tokenizer.json (no "model" object); pass the tokenizer.json saved with the model` });
@@ -135,6 +133,15 @@ export class PretrainedTokenizer implements TextTokenizer {
     return this.hf.decode([...ids], { skip_special_tokens: !opts.keepSpecials, clean_up_tokenization_spaces: false });
   }
 
+  /** tokenizer.json as loaded, and a tokenizer_config.json naming the special tokens as resolved here. */
+  files(): Record<string, unknown> {
+    const token = (id: number) => this.hf.id_to_token(id);
+    return {
+      [TOKENIZER_FILE]: this.json,
+      [TOKENIZER_CONFIG_FILE]: { bos_token: token(this.bos), eos_token: token(this.eos), pad_token: token(this.pad), add_bos_token: this.addBos },
+    };
+  }
+
   /** The token string of an id (undefined outside the vocabulary). */
   idToToken(id: number): string | undefined { return this.hf.id_to_token(id); }
   /** The id of a token string (undefined when absent). */
@@ -157,7 +164,7 @@ export const loadHfTokenizer = (path: string, o: Omit<PretrainedTokenizerOptions
   const file = existsSync(path) && statSync(path).isDirectory() ? join(path, "tokenizer.json") : path;
   if (!existsSync(file))
     throw new TokenizerFormatError({ path: file, message: `${file}: no tokenizer.json; a model directory needs the tokenizer.json saved with it (tokenizer.save_pretrained(dir))` });
-  const cfgPath = join(dirname(file), "tokenizer_config.json");
+  const cfgPath = join(dirname(file), TOKENIZER_CONFIG_FILE);
   const config = existsSync(cfgPath) ? readJson(cfgPath, "tokenizer config") : undefined;
   return new PretrainedTokenizer(readJson(file, "tokenizer.json"), { ...o, source: file, config });
 };
@@ -171,4 +178,16 @@ export const checkTokenizerFits = (tok: TextTokenizer & { source?: string }, mod
   const worst = Math.max(tok.vocabSize - 1, tok.bos, tok.eos, tok.pad);
   if (worst >= modelVocabSize)
     throw new TokenizerFormatError({ path: tok.source ?? "tokenizer", field: "vocab_size", message: `${tok.source ?? "the tokenizer"} has ids up to ${worst} but the model ${modelSource} has only ${modelVocabSize} embedding rows; use the tokenizer saved with this model` });
+};
+
+/**
+ * A saved tokenizer from its files (`read(name)` gives a file's parsed JSON, or undefined when absent):
+ * a Hugging Face tokenizer.json (it has a "model" object) or acft's own byte-level BPE.
+ */
+export const tokenizerFromFiles = (read: (name: string) => unknown, source: string): TextTokenizer => {
+  const json = read(TOKENIZER_FILE);
+  const isHf = typeof json === "object" && json !== null && typeof (json as { model?: unknown }).model === "object";
+  if (!isHf) return Tokenizer.fromJSON(json);
+  const config = read(TOKENIZER_CONFIG_FILE) as Record<string, unknown> | undefined;
+  return new PretrainedTokenizer(json, { source, config });
 };

@@ -308,3 +308,26 @@ test("checkTokenizerFits: a tokenizer with more ids than the model has rows is r
   checkTokenizerFits(tok, tok.vocabSize + 64, "model.gguf");
   rejects(() => checkTokenizerFits(tok, tok.vocabSize - 1, "model.gguf"), new RegExp(`has ids up to ${tok.vocabSize - 1} but the model model\\.gguf has only ${tok.vocabSize - 1} embedding rows`), "vocab_size");
 });
+
+test("saved and read back through its files, a tokenizer encodes and frames text identically (HF styles and acft's own)", async () => {
+  const { tokenizerFromFiles } = await import("../../../ml/tokenizers/pretrained.ts");
+  const { trainTokenizer } = await import("../../../ml/tokenizer.ts");
+  const gguf = await openGguf(join(FIX, "tiny-llama.gguf"));
+  const tokenizers: Array<[string, TextTokenizer]> = [
+    ...["gpt2", "llama3", "qwen2", "sp"].map((n): [string, TextTokenizer] => [n, loadHfTokenizer(join(FIX, `tokenizer-${n}.json`), n === "sp" ? { addBos: true } : {})]),
+    ["gguf", loadGgufTokenizer(gguf)],
+    ["acft", trainTokenizer(texts, { vocabSize: 300 })],
+  ];
+  gguf.close();
+  for (const [name, tok] of tokenizers) {
+    const files = JSON.parse(JSON.stringify(tok.files())) as Record<string, unknown>; // as written to disk
+    const back = tokenizerFromFiles((f) => files[f], `${name}/tokenizer.json`);
+    assert.equal(back.constructor, tok.constructor, name);
+    for (const k of ["vocabSize", "bos", "eos", "pad"] as const) assert.equal(back[k], tok[k], `${name}.${k}`);
+    if ("addBos" in tok) assert.equal((back as PretrainedTokenizer).addBos, (tok as PretrainedTokenizer).addBos, `${name}.addBos`);
+    for (const text of texts) {
+      assert.deepEqual(back.encode(text, { bos: true, eos: true }), tok.encode(text, { bos: true, eos: true }), `${name}: ${text.slice(0, 40)}`);
+      assert.equal(back.decode(tok.encode(text)), tok.decode(tok.encode(text)), name);
+    }
+  }
+});
