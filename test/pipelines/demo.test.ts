@@ -23,7 +23,7 @@ test("demo: runs, caches, and its table holds factor × Σ i² for i < size", as
     assert.equal(await runCli(["tables", "--store", store, "--format", "json"], { pipelines, io }), 0);
     const sumSq = 0 + 1 + 4 + 9 + 16;
     assert.deepEqual(last().demo.map((r: any) => [r.method, r.total]), [["scale×1", sumSq], ["scale×2", 2 * sumSq], ["scale×3", 3 * sumSq]]);
-    assert.equal(await runCli(["run", "nope", "--store", store], { pipelines, io: { ...io, err: (s) => void (out += s) } }), 1);
+    assert.equal(await runCli(["run", "nope", "--store", store], { pipelines, io: { ...io, err: (s) => void (out += s) } }), 2, "an unknown pipeline is a usage error");
     assert.match(out, /unknown pipeline "nope"; available: .*demo/);
   } finally {
     rmSync(store, { recursive: true, force: true });
