@@ -127,6 +127,9 @@ const validateLM = (c: LMConfig, file: string): LMConfig => {
   }
 };
 
+/** transformers' config defaults name token ids (GPT-2 50256, Llama 1/2): the exporter's caller sets them. */
+const NO_SPECIAL_TOKENS = { bos_token_id: null, eos_token_id: null, pad_token_id: null };
+
 /** The config.json of an LMConfig (inverse of hfConfigToLM) and its family. */
 export const lmConfigToHf = (config: LMConfig): { hf: Record<string, unknown>; family: HfFamily } => {
   const c = validateConfig(config);
@@ -138,7 +141,7 @@ export const lmConfigToHf = (config: LMConfig): { hf: Record<string, unknown>; f
       architectures: ["GPT2LMHeadModel"], model_type: "gpt2", vocab_size: c.vocabSize, n_positions: c.contextLength,
       n_embd: c.dModel, n_layer: c.nLayers, n_head: c.nHeads, n_inner: a.hidden === 4 * c.dModel ? null : a.hidden,
       activation_function: "gelu_new", layer_norm_epsilon: a.eps, tie_word_embeddings: a.tiedHead,
-      resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0, scale_attn_weights: true,
+      resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0, scale_attn_weights: true, ...NO_SPECIAL_TOKENS,
     },
   };
   const llama = a.norm === "rmsnorm" && a.positions === "rope" && a.mlp === "swiglu";
@@ -152,7 +155,7 @@ export const lmConfigToHf = (config: LMConfig): { hf: Record<string, unknown>; f
       vocab_size: c.vocabSize, max_position_embeddings: c.contextLength, hidden_size: c.dModel, intermediate_size: a.hidden,
       num_hidden_layers: c.nLayers, num_attention_heads: c.nHeads, num_key_value_heads: a.nKV, head_dim: a.headSize,
       hidden_act: "silu", rms_norm_eps: a.eps, rope_theta: a.ropeTheta, rope_scaling: null, tie_word_embeddings: a.tiedHead,
-      attention_dropout: 0,
+      attention_dropout: 0, ...NO_SPECIAL_TOKENS,
       ...(qwen ? { use_sliding_window: false, sliding_window: null } : { attention_bias: a.qkvBias, mlp_bias: a.mlpBias }),
     },
   };
