@@ -9,12 +9,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { type LMConfig, type LMParams, disposeParams, lmForward, lmLoss, lmVariables } from "../../ml/lm.ts";
-import { MASKED, resetOpsImpl, setOpsImpl } from "../../ml/ops.ts";
+import { MASKED } from "../../ml/ops.ts";
 import { generateIds } from "../../ml/generate.ts";
 import { hfToValues, loadHfDirectory } from "../../ml/formats/hf.ts";
 import { readSafetensorsFloat32 } from "../../ml/formats/safetensors.ts";
-import { FAST_BACKEND, fastOps } from "../../ml/fast/index.ts";
-import { setup, skipReason } from "../fast/helpers.ts";
+import { FAST_BACKEND } from "../../ml/fast/index.ts";
+import { onBackend as on, setup, skipReason } from "../fast/helpers.ts";
 import { relErr } from "./helpers.ts";
 
 const FIX = join("test", "fixtures", "hf");
@@ -29,18 +29,6 @@ const reference = (name: string): Reference => JSON.parse(readFileSync(join(FIX,
 const fastSkip = skipReason();
 await setup();
 const BACKENDS = [["cpu", null], [FAST_BACKEND, fastSkip]] as const;
-
-/** Runs fn on `backend` (the fast one with its fused ops installed), back to cpu + reference ops after. */
-const on = async <T>(backend: string, fn: () => Promise<T> | T): Promise<T> => {
-  await tf.setBackend(backend);
-  if (backend === FAST_BACKEND) setOpsImpl(fastOps);
-  try {
-    return await fn();
-  } finally {
-    resetOpsImpl();
-    await tf.setBackend("cpu");
-  }
-};
 
 /** The batch's model inputs: ids (B, T+1), positions (B, T), key bias (B, 1, 1, T) hiding left padding. */
 const inputs = (r: Reference) => {
