@@ -7,7 +7,7 @@
 // tf.Variable; functions take them as arguments.
 // All hot ops go through ops() (ml/ops.ts) so fused kernels can replace them.
 import * as tf from "@tensorflow/tfjs";
-import { Schema } from "effect";
+import { ParseResult, Schema } from "effect";
 import { ConfigError } from "./errors.ts";
 import { ops } from "./ops.ts";
 import { deriveSeed, makeRng } from "./prng.ts";
@@ -68,7 +68,12 @@ export type PresetName = keyof typeof PRESETS;
 /** Decode and check a config; throws ConfigError naming the field. */
 export const validateConfig = (input: unknown): LMConfig => {
   const decoded = Schema.decodeUnknownEither(LMConfigSchema, { onExcessProperty: "error" })(input);
-  if (decoded._tag === "Left") throw new ConfigError({ field: "LMConfig", message: `invalid LM config: ${decoded.left.message.slice(0, 400)}` });
+  if (decoded._tag === "Left") {
+    const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left);
+    const first = issues[0]?.path.join(".") || "LMConfig";
+    const text = issues.map((i) => `${i.path.join(".") || "config"}: ${i.message}`).join("; ");
+    throw new ConfigError({ field: first, message: `invalid LM config: ${text.length > 400 ? `${text.slice(0, 400)}...` : text}` });
+  }
   const c = decoded.right;
   const bad = (field: string, message: string) => new ConfigError({ field, message: `LMConfig.${field} ${message}` });
   const positive = ["vocabSize", "contextLength", "dModel", "nHeads", "nLayers", "mlpRatio", "normEps", "ropeTheta", "mlpHidden", "nKVHeads"] as const;
@@ -270,7 +275,7 @@ export const disposeParams = (vars: Record<string, tf.Variable>): void => {
 };
 
 // ---------------------------------------------------------------- forward
-/** Keys/values of past positions, per layer: (B, nh, Tpast, hs). Owned by the caller. */
+/** Keys/values of past positions, per layer: (B, nkv, Tpast, hs) (nkv = KV heads). Owned by the caller. */
 export type KVCache = { k: tf.Tensor4D[]; v: tf.Tensor4D[] };
 export const kvCacheLength = (c: KVCache | undefined): number => (c && c.k.length > 0 ? c.k[0].shape[2] : 0);
 export const disposeKVCache = (c: KVCache | undefined): void => { if (c) tf.dispose([...c.k, ...c.v]); };
@@ -297,7 +302,7 @@ export interface ForwardOptions {
 }
 
 /**
- * A KV cache of fixed capacity per layer, k/v (B, nh, capacity, hs), filled in place: no concat
+ * A KV cache of fixed capacity per layer, k/v (B, nkv, capacity, hs), filled in place: no concat
  * (a new, growing allocation per layer and step) while decoding. `write(dst, src, at)` copies src
  * (B, nh, T, hs) into dst positions [at, at + T); only backends whose readSync hands out the live
  * storage support it (see ml/generate.ts). Owned by the caller.
