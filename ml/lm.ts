@@ -405,7 +405,7 @@ const block = (
   let act: tf.Tensor;
   if (a.mlp === "swiglu") {
     const [gate, up] = tf.split(fc, 2, -1);
-    act = tf.mul(o.silu(gate), up); // (B, T, M)
+    act = o.swiglu(gate, up); // (B, T, M)
   } else act = o.gelu(fc);
   const mlp = o.linear(act, b.fc2W as tf.Tensor2D, b.fc2B as tf.Tensor1D | undefined); // (B, T, C)
   return { y: tf.add(x1, dropout(mlp, c.dropout, opts, l, 2)) as tf.Tensor3D, k, v };

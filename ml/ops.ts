@@ -13,8 +13,8 @@ export interface OpsImpl {
   rmsNorm(x: tf.Tensor, g: tf.Tensor1D, eps?: number): tf.Tensor;
   /** GELU, GPT-2's tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
   gelu(x: tf.Tensor): tf.Tensor;
-  /** SiLU (swish): x sigmoid(x); SwiGLU's gate activation. */
-  silu(x: tf.Tensor): tf.Tensor;
+  /** SwiGLU's gating (Shazeer 2020): silu(gate) * up with silu(a) = a sigmoid(a); same shapes. */
+  swiglu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor;
   /**
    * Rotary position embedding (Su et al. 2021) in the rotate-half layout (as transformers' Llama):
    * with x = [x1 | x2] split at hs/2 over the last axis, returns [x1 cos - x2 sin | x2 cos + x1 sin].
@@ -67,7 +67,7 @@ const layerNorm: OpsImpl["layerNorm"] = (x, g, b, eps = 1e-5) => {
 const rmsNorm: OpsImpl["rmsNorm"] = (x, g, eps = 1e-5) =>
   tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), g);
 
-const silu: OpsImpl["silu"] = (x) => tf.mul(x, tf.sigmoid(x));
+const swiglu: OpsImpl["swiglu"] = (gate, up) => tf.mul(tf.mul(gate, tf.sigmoid(gate)), up);
 
 const rope: OpsImpl["rope"] = (x, cos, sin) => {
   const [x1, x2] = tf.split(x, 2, -1);
@@ -130,7 +130,7 @@ export const referenceOps: Readonly<OpsImpl> = Object.freeze({
   layerNorm,
   rmsNorm,
   gelu,
-  silu,
+  swiglu,
   rope,
   causalAttention,
   tokenCrossEntropy,

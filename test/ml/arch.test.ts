@@ -39,21 +39,22 @@ const MIXED2: LMConfig = {
 };
 const CONFIGS = { llama: LLAMA, mixed: MIXED, mixed2: MIXED2 };
 
-test("rmsNorm, silu and rope equal float64 loops", () => {
+test("rmsNorm, swiglu and rope equal float64 loops", () => {
   const x = randn([2, 3, 5, 6], 1);
   const g = randn([6], 2);
   const [B, n, T, hs] = x.shape;
   const cos = randn([B, 1, T, hs / 2], 3), sin = randn([B, 1, T, hs / 2], 4);
   const xs = tf.tensor(x.values, x.shape);
   const rms = referenceOps.rmsNorm(xs, tf.tensor1d(g.values as Float32Array), 1e-5).dataSync();
-  const silu = referenceOps.silu(xs).dataSync();
+  const up = randn(x.shape, 5);
+  const silu = referenceOps.swiglu(xs, tf.tensor(up.values, up.shape)).dataSync();
   const rope = referenceOps.rope(xs as tf.Tensor4D, tf.tensor4d(cos.values, [B, 1, T, hs / 2]), tf.tensor4d(sin.values, [B, 1, T, hs / 2])).dataSync();
   const wantRms: number[] = [], wantSilu: number[] = [], wantRope: number[] = [];
   for (let r = 0; r < B * n * T; r++) {
     const row = Array.from(x.values.subarray(r * hs, (r + 1) * hs));
     const ms = row.reduce((a, v) => a + v * v, 0) / hs;
     row.forEach((v, i) => wantRms.push((v / Math.sqrt(ms + 1e-5)) * g.values[i]));
-    row.forEach((v) => wantSilu.push(v / (1 + Math.exp(-v))));
+    row.forEach((v, i) => wantSilu.push((v / (1 + Math.exp(-v))) * up.values[r * hs + i]));
     const b = Math.floor(r / (n * T)), t = r % T;
     const c = (i: number) => cos.values[(b * T + t) * (hs / 2) + i], s = (i: number) => sin.values[(b * T + t) * (hs / 2) + i];
     const half = hs / 2;
@@ -61,7 +62,7 @@ test("rmsNorm, silu and rope equal float64 loops", () => {
     for (let i = 0; i < half; i++) wantRope.push(row[i + half] * c(i) + row[i] * s(i));
   }
   assert.ok(relErr(rms, wantRms) < 1e-6, "rmsNorm");
-  assert.ok(relErr(silu, wantSilu) < 1e-6, "silu");
+  assert.ok(relErr(silu, wantSilu) < 1e-6, "swiglu");
   assert.ok(relErr(rope, wantRope) < 1e-6, "rope");
 });
 
