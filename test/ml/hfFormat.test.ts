@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { ModelFormatError } from "../../ml/errors.ts";
-import { disposeParams, lmVariables } from "../../ml/lm.ts";
+import { PRESETS, disposeParams, lmVariables } from "../../ml/lm.ts";
+import { perturbedLM } from "./helpers.ts";
 import { encodeSafetensors, parseSafetensors, decodeTensor, readSafetensorsFloat32, type HostTensor } from "../../ml/formats/safetensors.ts";
 import { exportHfDirectory, hfConfigToLM, lmConfigToHf, loadHfDirectory, readHfDirectory } from "../../ml/formats/hf.ts";
 import { EXPORTED, FIX, fineTuneAndExport } from "./hfExport.ts";
@@ -164,4 +165,36 @@ test("bad checkpoints get ModelFormatErrors naming the file, tensor or field", a
   await rejects(variant("gpt2", "trunc", (d) => {
     writeFileSync(join(d, "model.safetensors"), readFileSync(join(FIX, "gpt2", "model.safetensors")).subarray(0, 5000));
   }), /lies outside the file/);
+});
+
+test("GPT-2 in the original hub layout (no \"transformer.\" prefix, attention-mask buffers) loads the same", async () => {
+  const dir = variant("gpt2", "hub", (d) => {
+    const src = parseSafetensors(readFileSync(join(FIX, "gpt2", "model.safetensors")), "src");
+    const m = new Map<string, HostTensor>();
+    for (const [k, raw] of src) m.set(k.replace(/^transformer\./, ""), decodeTensor(raw, k, "src"));
+    for (const l of [0, 1]) m.set(`h.${l}.attn.bias`, { shape: [1, 1, 32, 32], data: new Float32Array(32 * 32).fill(1) });
+    writeFileSync(join(d, "model.safetensors"), encodeSafetensors(m));
+  });
+  const a = await loadHfDirectory(join(FIX, "gpt2"));
+  const b = await loadHfDirectory(dir);
+  const va = lmVariables(a.params), vb = lmVariables(b.params);
+  for (const k of Object.keys(va)) assert.deepEqual(vb[k].dataSync(), va[k].dataSync(), k);
+  disposeParams(va);
+  disposeParams(vb);
+});
+
+test("acft's own from-scratch LM exports as GPT2LMHeadModel and loads back identical", async () => {
+  const c = { ...PRESETS.tiny, dropout: 0.1 };
+  const p = perturbedLM(c, 4);
+  const out = join(tmp, "own");
+  await exportHfDirectory(out, p, c, { bos_token_id: 61, eos_token_id: 62 });
+  const q = await loadHfDirectory(out);
+  assert.equal(q.hfConfig.model_type, "gpt2");
+  assert.equal(q.hfConfig.eos_token_id, 62);
+  assert.deepEqual(q.config, { ...c, dropout: 0 }, "the same architecture (dropout is a training setting, exported as 0)");
+  const a = lmVariables(p), b = lmVariables(q.params);
+  assert.deepEqual(Object.keys(b), Object.keys(a));
+  for (const k of Object.keys(a)) assert.deepEqual(b[k].dataSync(), a[k].dataSync(), k);
+  disposeParams(a);
+  disposeParams(b);
 });
