@@ -11,7 +11,7 @@ import { endianness } from "node:os";
 import { join } from "node:path";
 import type { AdamWState } from "./adamw.ts";
 import { CheckpointError } from "./errors.ts";
-import { type LMConfig, type LMParams, assignVariables, initLM, lmVariables, validateConfig } from "./lm.ts";
+import { type LMConfig, type LMParams, lmFromValues, lmVariables, validateConfig } from "./lm.ts";
 import type { TrainState } from "./train.ts";
 
 export const CHECKPOINT_MAGIC = "ACFT-CKPT";
@@ -110,9 +110,8 @@ export const loadLM = async (dir: string): Promise<{ params: LMParams; config: L
     try { config = validateConfig(d.config); } catch (e) {
       throw new CheckpointError({ path: join(dir, HEADER), message: `checkpoint config is not an LM config: ${(e as Error).message}` });
     }
-    const params = initLM(config, 0);
-    try { assignVariables(lmVariables(params), d.params); } catch (e) {
-      tf.dispose(Object.values(lmVariables(params)));
+    let params: LMParams;
+    try { params = lmFromValues(config, d.params); } catch (e) {
       throw new CheckpointError({ path: join(dir, DATA), message: `checkpoint parameters do not fit its config: ${(e as Error).message}` });
     }
     return { params, config, meta: d.meta ?? {} };

@@ -27,3 +27,15 @@ export class BackendError extends Data.TaggedError("BackendError")<{ readonly ba
 
 /** A generation/scoring request is invalid (too long for the context, empty continuation, ...). */
 export class RequestError extends Data.TaggedError("RequestError")<{ readonly message: string }> {}
+
+/**
+ * A model file (Hugging Face directory, safetensors, GGUF) cannot be used: unsupported architecture
+ * or dtype, a missing tensor, a shape mismatch, a bad config field. Names the file and, where it
+ * applies, the tensor or config field.
+ */
+export class ModelFormatError extends Data.TaggedError("ModelFormatError")<{
+  readonly file: string;
+  readonly tensor?: string;
+  readonly field?: string;
+  readonly message: string;
+}> {}

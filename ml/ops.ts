@@ -9,8 +9,18 @@ export interface OpsImpl {
   linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor;
   /** LayerNorm over the last axis (biased variance, as PyTorch): (x - mean)/sqrt(var + eps) * g + b. */
   layerNorm(x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D, eps?: number): tf.Tensor;
+  /** RMSNorm over the last axis (Zhang & Sennrich 2019, as Llama): x / sqrt(mean(x^2) + eps) * g. */
+  rmsNorm(x: tf.Tensor, g: tf.Tensor1D, eps?: number): tf.Tensor;
   /** GELU, GPT-2's tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
   gelu(x: tf.Tensor): tf.Tensor;
+  /** SwiGLU's gating (Shazeer 2020): silu(gate) * up with silu(a) = a sigmoid(a); same shapes. */
+  swiglu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor;
+  /**
+   * Rotary position embedding (Su et al. 2021) in the rotate-half layout (as transformers' Llama):
+   * with x = [x1 | x2] split at hs/2 over the last axis, returns [x1 cos - x2 sin | x2 cos + x1 sin].
+   * x (B, n, T, hs); cos, sin (B or 1, 1, T, hs/2) for the angles pos * theta^(-2i/hs).
+   */
+  rope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D): tf.Tensor4D;
   /**
    * Causal scaled dot-product attention. q (B, nh, Tq, hs), k and v (B, nh, Tk, hs) with Tk >= Tq:
    * the Tq queries are the LAST Tq positions of the Tk keys (KV-cache decoding has Tq = 1), so
@@ -52,6 +62,16 @@ const linear: OpsImpl["linear"] = (x, w, b) => {
 const layerNorm: OpsImpl["layerNorm"] = (x, g, b, eps = 1e-5) => {
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), g), b);
+};
+
+const rmsNorm: OpsImpl["rmsNorm"] = (x, g, eps = 1e-5) =>
+  tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), g);
+
+const swiglu: OpsImpl["swiglu"] = (gate, up) => tf.mul(tf.mul(gate, tf.sigmoid(gate)), up);
+
+const rope: OpsImpl["rope"] = (x, cos, sin) => {
+  const [x1, x2] = tf.split(x, 2, -1);
+  return tf.concat([tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x2, cos), tf.mul(x1, sin))], -1) as tf.Tensor4D;
 };
 
 const GELU_C = Math.sqrt(2 / Math.PI);
@@ -108,7 +128,10 @@ const adamwUpdate: OpsImpl["adamwUpdate"] = (p, g, m, v, h) =>
 export const referenceOps: Readonly<OpsImpl> = Object.freeze({
   linear,
   layerNorm,
+  rmsNorm,
   gelu,
+  swiglu,
+  rope,
   causalAttention,
   tokenCrossEntropy,
   softmaxCrossEntropy,

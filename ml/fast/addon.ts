@@ -21,6 +21,11 @@ export interface NativeAddon {
   segmentSum(n: number, inner: number, x: F32, seg: I32, nseg: number, out: F32): void;
   layerNormFwd(rows: number, c: number, x: F32, g: F32, b: F32, eps: number, y: F32, mean: F32, rstd: F32): void;
   layerNormBwd(rows: number, c: number, dy: F32, x: F32, g: F32, mean: F32, rstd: F32, dx: F32, dg: F32, db: F32): void;
+  rmsNormFwd(rows: number, c: number, x: F32, g: F32, eps: number, y: F32, rstd: F32): void;
+  rmsNormBwd(rows: number, c: number, dy: F32, x: F32, g: F32, rstd: F32, dx: F32, dg: F32): void;
+  swigluFwd(gate: F32, up: F32, y: F32): void;
+  swigluBwd(dy: F32, gate: F32, up: F32, dgate: F32, dup: F32): void;
+  rope(b: number, h: number, t: number, d: number, cb: number, x: F32, cos: F32, sin: F32, sign: number, y: F32): void;
   geluFwd(x: F32, y: F32): void;
   geluBwd(dy: F32, x: F32, dx: F32): void;
   xentFwd(rows: number, v: number, x: F32, t: I32, nll: F32, lse: F32): boolean;

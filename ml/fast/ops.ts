@@ -58,6 +58,50 @@ export const layerNorm = (x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D, eps = 1e
   return f(x, g, b);
 };
 
+/** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * g. x (..., C), g (C). */
+export const rmsNorm = (x: tf.Tensor, g: tf.Tensor1D, eps = 1e-5): tf.Tensor => {
+  const c = x.shape[x.shape.length - 1];
+  assertShape(g.size === c, "rmsNorm", () => `gain of size ${g.size} for ${c} features`);
+  if (!taping()) return forwardOnly(FUSED.rmsNorm, { x, g }, { eps });
+  const f = fused(([x, g], save) => {
+    const [y, rstd] = run(FUSED.rmsNorm, { x, g }, { eps });
+    save([x, g, rstd]);
+    return { value: y, gradFunc: (dy, [xs, gs, r]) => run(FUSED.rmsNormGrad, { dy, x: xs, g: gs, rstd: r }) };
+  });
+  return f(x, g);
+};
+
+/** SwiGLU gating silu(gate) * up (same shapes). */
+export const swiglu = (gate: tf.Tensor, up: tf.Tensor): tf.Tensor => {
+  assertShape(gate.shape.join() === up.shape.join(), "swiglu", () => `gate ${JSON.stringify(gate.shape)} and up ${JSON.stringify(up.shape)} differ`);
+  if (!taping()) return run(FUSED.swiglu, { gate, up })[0];
+  const f = fused(([gate, up], save) => {
+    save([gate, up]);
+    return { value: run(FUSED.swiglu, { gate, up })[0], gradFunc: (dy, [g, u]) => run(FUSED.swigluGrad, { dy, gate: g, up: u }) };
+  });
+  return f(gate, up);
+};
+
+/**
+ * Rotary embedding, rotate-half layout, as ml/ops.ts: x (B, H, T, D), cos/sin (B or 1, 1, T, D/2).
+ * The backward is the inverse rotation (sign -1); cos/sin get no gradient (zeros: they are constants).
+ */
+export const rope = (x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D): tf.Tensor4D => {
+  const [b, , t, d] = x.shape;
+  assertShape(d % 2 === 0 && cos.shape.join() === sin.shape.join() && (cos.shape[0] === 1 || cos.shape[0] === b)
+    && cos.shape[1] === 1 && cos.shape[2] === t && cos.shape[3] === d / 2, "rope",
+    () => `x ${JSON.stringify(x.shape)}, cos ${JSON.stringify(cos.shape)}, sin ${JSON.stringify(sin.shape)}`);
+  if (!taping()) return run(FUSED.rope, { x, cos, sin }, { sign: 1 })[0] as tf.Tensor4D;
+  const f = fused(([x, cos, sin], save) => {
+    save([cos, sin]);
+    return {
+      value: run(FUSED.rope, { x, cos, sin }, { sign: 1 })[0],
+      gradFunc: (dy, [c, s]) => [run(FUSED.rope, { x: dy, cos: c, sin: s }, { sign: -1 })[0], tf.zerosLike(c), tf.zerosLike(s)],
+    };
+  });
+  return f(x, cos, sin) as tf.Tensor4D;
+};
+
 /** GELU, GPT-2 tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
 const geluTaped: (x: tf.Tensor) => tf.Tensor = fused(([x], save) => {
   save([x]);
@@ -144,6 +188,9 @@ const onAcft = <F extends (...args: never[]) => unknown>(fast: F, ref: F): F =>
 export const fastOps: Partial<OpsImpl> = {
   layerNorm: onAcft(layerNorm, referenceOps.layerNorm),
   gelu: onAcft(gelu, referenceOps.gelu),
+  rmsNorm: onAcft(rmsNorm, referenceOps.rmsNorm),
+  swiglu: onAcft(swiglu, referenceOps.swiglu),
+  rope: onAcft(rope, referenceOps.rope),
   causalAttention: onAcft(causalAttention, referenceOps.causalAttention),
   tokenCrossEntropy: onAcft(tokenCrossEntropy, referenceOps.tokenCrossEntropy),
   softmaxCrossEntropy: onAcft(softmaxCrossEntropy, referenceOps.softmaxCrossEntropy),

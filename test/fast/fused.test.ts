@@ -35,6 +35,34 @@ test("gelu (tanh form): value and gradient match the reference", opts, () => {
   }
 });
 
+test("rmsNorm: value and gradients (x, gain) match the reference, default and other eps", opts, () => {
+  for (const [i, shape] of [[2, 3, 8], [5, 1], [7, 33], [2, 2, 2, 129]].entries()) {
+    const c = shape[shape.length - 1];
+    const specs = [randn(shape, 70 + i, 3), randn([c], 80 + i)];
+    const f = (impl: typeof ref, eps?: number) => withGrads((x, g) => impl.rmsNorm(x, g as tf.Tensor1D, eps), [0, 1], 90 + i);
+    agree(`rmsNorm ${shape}`, specs, f(fast), f(ref), 1e-3, 1e-4);
+    agree(`rmsNorm ${shape} eps 0.5`, specs, f(fast, 0.5), f(ref, 0.5), 1e-3, 1e-4);
+  }
+});
+
+test("swiglu: value and gradients (gate, up) match the reference, incl. large |gate|", opts, () => {
+  for (const [i, shape] of [[1], [3, 17], [4, 5, 129]].entries()) {
+    const f = (impl: typeof ref) => withGrads((g, u) => impl.swiglu(g, u), [0, 1], 100 + i);
+    agree(`swiglu ${shape}`, [randn(shape, 110 + i, 4), randn(shape, 120 + i)], f(fast), f(ref), 1e-4, 1e-5);
+  }
+  const extreme = { shape: [6], values: Float32Array.from([-100, -30, -1e-3, 0, 30, 100]) };
+  agree("swiglu extremes", [extreme, randn([6], 1)], withGrads((g, u) => fast.swiglu(g, u), [0, 1], 3),
+    withGrads((g, u) => ref.swiglu(g, u), [0, 1], 3), 1e-4, 1e-5);
+});
+
+test("rope: value and gradient (x) match the reference, per-row and shared angles, odd sizes", opts, () => {
+  for (const [i, [b, h, t, d, cb]] of [[1, 1, 1, 2, 1], [2, 3, 5, 6, 2], [3, 2, 7, 10, 1], [2, 4, 33, 64, 2]].entries()) {
+    const specs = [randn([b, h, t, d], 130 + i, 2), randn([cb, 1, t, d / 2], 140 + i), randn([cb, 1, t, d / 2], 150 + i)];
+    const f = (impl: typeof ref) => withGrads((x, c, s) => impl.rope(x as tf.Tensor4D, c as tf.Tensor4D, s as tf.Tensor4D), [0], 160 + i);
+    agree(`rope ${[b, h, t, d, cb]}`, specs, f(fast), f(ref), 1e-4, 1e-5);
+  }
+});
+
 test("tokenCrossEntropy and softmaxCrossEntropy (with and without mask) match the reference", opts, () => {
   for (const [i, [n, v]] of [[1, 2], [7, 33], [32, 257]].entries()) {
     const logits = randn([n, v], 50 + i, 3), targets = randint([n], v, 60 + i);

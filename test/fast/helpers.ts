@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { makeRng } from "../../ml/prng.ts";
-import { FAST_BACKEND, registerFastBackend } from "../../ml/fast/index.ts";
+import { FAST_BACKEND, fastOps, registerFastBackend } from "../../ml/fast/index.ts";
+import { resetOpsImpl, setOpsImpl } from "../../ml/ops.ts";
 import { addonPath } from "../../ml/fast/addon.ts";
 import { existsSync } from "node:fs";
 
@@ -15,6 +16,18 @@ export const setup = async (): Promise<void> => {
   if (skipReason()) return;
   await registerFastBackend();
   await tf.setBackend("cpu");
+};
+
+/** Runs fn on `backend` (the fast one with its fused ops installed), back to cpu + reference ops after. */
+export const onBackend = async <T>(backend: string, fn: () => Promise<T> | T): Promise<T> => {
+  await tf.setBackend(backend);
+  if (backend === FAST_BACKEND) setOpsImpl(fastOps);
+  try {
+    return await fn();
+  } finally {
+    resetOpsImpl();
+    await tf.setBackend("cpu");
+  }
 };
 
 /** A plain description of an input: shape + values (float32 or int32). */

@@ -16,7 +16,7 @@ const c = { ...PRESETS.tiny, contextLength: 24 };
 // Large random weights give sharp distributions (greedy choices far from ties). LayerNorm biases are
 // zeroed: random ones add a context-independent term to every logit and make outputs constant.
 const p = perturbedLM(c, 31, 1.0);
-tf.tidy(() => [p.lnfB, ...p.blocks.flatMap((b) => [b.ln1B, b.ln2B])].forEach((v) => v.assign(tf.zerosLike(v))));
+tf.tidy(() => [p.lnfB, ...p.blocks.flatMap((b) => [b.ln1B, b.ln2B])].forEach((v) => v!.assign(tf.zerosLike(v!))));
 const prompts = [[1, 2, 3, 4, 5], [7], [9, 8, 7, 6, 5, 4, 3, 2, 1], [4, 4]];
 
 test("KV-cache generation equals uncached generation token for token (greedy, mixed prompt lengths)", () => {

@@ -29,6 +29,49 @@ const layerNormGrad: FastImpl = ({ inputs, backend }, native) => {
   return [output(backend, x.shape.slice(), dx), output(backend, [c], dg), output(backend, [c], db)];
 };
 
+// x (..., C), g (C) -> y (..., C), rstd (R) with R = size / C
+const rmsNorm: FastImpl = ({ inputs, attrs, backend }, native) => {
+  const { x, g } = inputs;
+  const c = lastDim(x.shape), rows = size(x.shape) / c;
+  const y = alloc(backend, rows * c), rstd = alloc(backend, rows);
+  native.rmsNormFwd(rows, c, need(f32(backend, x), "x"), need(f32(backend, g), "g"), attrs?.eps as number, y, rstd);
+  return [output(backend, x.shape.slice(), y), output(backend, [rows], rstd)];
+};
+
+const rmsNormGrad: FastImpl = ({ inputs, backend }, native) => {
+  const { dy, x, g, rstd } = inputs;
+  const c = lastDim(x.shape), rows = size(x.shape) / c;
+  const dx = alloc(backend, rows * c), dg = alloc(backend, c);
+  native.rmsNormBwd(rows, c, need(f32(backend, dy), "dy"), need(f32(backend, x), "x"), need(f32(backend, g), "g"),
+    need(f32(backend, rstd), "rstd"), dx, dg);
+  return [output(backend, x.shape.slice(), dx), output(backend, [c], dg)];
+};
+
+// gate, up (same shape) -> silu(gate) up
+const swiglu: FastImpl = ({ inputs, backend }, native) => {
+  const gv = need(f32(backend, inputs.gate), "gate");
+  const y = alloc(backend, gv.length);
+  native.swigluFwd(gv, need(f32(backend, inputs.up), "up"), y);
+  return output(backend, inputs.gate.shape.slice(), y);
+};
+
+const swigluGrad: FastImpl = ({ inputs, backend }, native) => {
+  const gv = need(f32(backend, inputs.gate), "gate");
+  const dg = alloc(backend, gv.length), du = alloc(backend, gv.length);
+  native.swigluBwd(need(f32(backend, inputs.dy), "dy"), gv, need(f32(backend, inputs.up), "up"), dg, du);
+  return [output(backend, inputs.gate.shape.slice(), dg), output(backend, inputs.gate.shape.slice(), du)];
+};
+
+// x (B, H, T, D), cos/sin (1 or B, 1, T, D/2), attrs.sign (1 forward, -1 backward) -> (B, H, T, D)
+const rope: FastImpl = ({ inputs, attrs, backend }, native) => {
+  const { x, cos, sin } = inputs;
+  const [b, h, t, d] = x.shape;
+  const y = alloc(backend, b * h * t * d);
+  native.rope(b, h, t, d, cos.shape[0], need(f32(backend, x), "x"), need(f32(backend, cos), "cos"),
+    need(f32(backend, sin), "sin"), attrs?.sign as number, y);
+  return output(backend, x.shape.slice(), y);
+};
+
 const gelu: FastImpl = ({ inputs, backend }, native) => {
   const xv = need(f32(backend, inputs.x), "x");
   const y = alloc(backend, xv.length);
@@ -118,6 +161,7 @@ export const FAST_BACKEND = "acft";
 /** Names of the fused kernels (registered on the "acft" backend only). */
 export const FUSED = {
   layerNorm: "AcftLayerNorm", layerNormGrad: "AcftLayerNormGrad", gelu: "AcftGelu", geluGrad: "AcftGeluGrad",
+  rmsNorm: "AcftRmsNorm", rmsNormGrad: "AcftRmsNormGrad", swiglu: "AcftSwiglu", swigluGrad: "AcftSwigluGrad", rope: "AcftRope",
   xent: "AcftXent", xentGrad: "AcftXentGrad", logSoftmax: "AcftLogSoftmax", logSoftmaxGrad: "AcftLogSoftmaxGrad",
   attention: "AcftAttention", attentionGrad: "AcftAttentionGrad", adamw: "AcftAdamW",
 } as const;
@@ -126,5 +170,6 @@ export const fusedKernels = (): Record<string, FastImpl> => ({
   [FUSED.layerNorm]: layerNorm, [FUSED.layerNormGrad]: layerNormGrad, [FUSED.gelu]: gelu,
   [FUSED.geluGrad]: geluGrad, [FUSED.xent]: xent, [FUSED.xentGrad]: xentGrad, [FUSED.logSoftmax]: logSoftmax,
   [FUSED.logSoftmaxGrad]: logSoftmaxGrad, [FUSED.attention]: attention, [FUSED.attentionGrad]: attentionGrad,
-  [FUSED.adamw]: adamw,
+  [FUSED.adamw]: adamw, [FUSED.rmsNorm]: rmsNorm, [FUSED.rmsNormGrad]: rmsNormGrad, [FUSED.swiglu]: swiglu,
+  [FUSED.swigluGrad]: swigluGrad, [FUSED.rope]: rope,
 });

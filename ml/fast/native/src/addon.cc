@@ -51,6 +51,13 @@ struct Args {
   }
   float* f32(size_t i, int64_t n) { return array<float>(i, napi_float32_array, n); }
   int32_t* i32(size_t i, int64_t n) { return array<int32_t>(i, napi_int32_array, n); }
+  // Length of typed-array argument i (0 when it is none; the f32/i32 read that follows reports it).
+  size_t length(size_t i) {
+    napi_typedarray_type t;
+    size_t n = 0;
+    if (i < argc) napi_get_typedarray_info(env, argv[i], &t, &n, nullptr, nullptr, nullptr);
+    return n;
+  }
   bool isNull(size_t i) {
     napi_valuetype t;
     return i >= argc || (napi_typeof(env, argv[i], &t) == napi_ok && (t == napi_null || t == napi_undefined));
@@ -217,12 +224,64 @@ FN(LayerNormBwd) {
   DONE;
 }
 
+// rmsNormFwd(rows, c, x, g, eps, y, rstd)
+FN(RmsNormFwd) {
+  ARGS;
+  int64_t rows = a.i64(0), c = a.i64(1);
+  float eps = static_cast<float>(a.num(4));
+  const float *x = a.f32(2, rows * c), *g = a.f32(3, c);
+  float *y = a.f32(5, rows * c), *rstd = a.f32(6, rows);
+  if (!a.failed) acft::rmsNormFwd(rows, c, x, g, eps, y, rstd);
+  DONE;
+}
+
+// rmsNormBwd(rows, c, dy, x, g, rstd, dx, dg)
+FN(RmsNormBwd) {
+  ARGS;
+  int64_t rows = a.i64(0), c = a.i64(1);
+  const float *dy = a.f32(2, rows * c), *x = a.f32(3, rows * c), *g = a.f32(4, c), *rstd = a.f32(5, rows);
+  float *dx = a.f32(6, rows * c), *dg = a.f32(7, c);
+  if (!a.failed) acft::rmsNormBwd(rows, c, dy, x, g, rstd, dx, dg);
+  DONE;
+}
+
+// swigluFwd(gate, up, y) / swigluBwd(dy, gate, up, dgate, dup)
+FN(SwigluFwd) {
+  ARGS;
+  size_t n = a.length(0);
+  const float *gate = a.f32(0, n), *up = a.f32(1, n);
+  float* y = a.f32(2, n);
+  if (!a.failed) acft::swigluFwd(n, gate, up, y);
+  DONE;
+}
+FN(SwigluBwd) {
+  ARGS;
+  size_t n = a.length(0);
+  const float *dy = a.f32(0, n), *gate = a.f32(1, n), *up = a.f32(2, n);
+  float *dgate = a.f32(3, n), *dup = a.f32(4, n);
+  if (!a.failed) acft::swigluBwd(n, dy, gate, up, dgate, dup);
+  DONE;
+}
+
+// rope(b, h, t, d, cb, x, cos, sin, sign, y)
+FN(Rope) {
+  ARGS;
+  int64_t b = a.i64(0), h = a.i64(1), t = a.i64(2), d = a.i64(3), cb = a.i64(4);
+  if (d % 2 != 0 || (cb != 1 && cb != b)) {
+    napi_throw_range_error(env, nullptr, "rope: the head size must be even and cos/sin shared or per batch row");
+    return nullptr;
+  }
+  const float *x = a.f32(5, b * h * t * d), *cs = a.f32(6, cb * t * (d / 2)), *sn = a.f32(7, cb * t * (d / 2));
+  float sign = static_cast<float>(a.num(8));
+  float* y = a.f32(9, b * h * t * d);
+  if (!a.failed) acft::rope(b, h, t, d, cb, x, cs, sn, sign, y);
+  DONE;
+}
+
 // geluFwd(x, y) / geluBwd(dy, x, dx)
 FN(GeluFwd) {
   ARGS;
-  napi_typedarray_type t;
-  size_t n = 0;
-  napi_get_typedarray_info(env, a.argv[0], &t, &n, nullptr, nullptr, nullptr);
+  size_t n = a.length(0);
   const float* x = a.f32(0, n);
   float* y = a.f32(1, n);
   if (!a.failed) acft::geluFwd(n, x, y);
@@ -230,9 +289,7 @@ FN(GeluFwd) {
 }
 FN(GeluBwd) {
   ARGS;
-  napi_typedarray_type t;
-  size_t n = 0;
-  napi_get_typedarray_info(env, a.argv[0], &t, &n, nullptr, nullptr, nullptr);
+  size_t n = a.length(0);
   const float *dy = a.f32(0, n), *x = a.f32(1, n);
   float* dx = a.f32(2, n);
   if (!a.failed) acft::geluBwd(n, dy, x, dx);
@@ -352,7 +409,9 @@ napi_value Init(napi_env env, napi_value exports) {
   } entries[] = {
       {"gemm", Gemm}, {"binary", Binary}, {"unary", Unary}, {"copyStrided", CopyStrided}, {"reduce", Reduce},
       {"softmax", Softmax}, {"gather", Gather}, {"segmentSum", SegmentSum}, {"layerNormFwd", LayerNormFwd},
-      {"layerNormBwd", LayerNormBwd}, {"geluFwd", GeluFwd}, {"geluBwd", GeluBwd}, {"xentFwd", XentFwd},
+      {"layerNormBwd", LayerNormBwd}, {"geluFwd", GeluFwd}, {"geluBwd", GeluBwd},
+      {"rmsNormFwd", RmsNormFwd}, {"rmsNormBwd", RmsNormBwd}, {"swigluFwd", SwigluFwd}, {"swigluBwd", SwigluBwd},
+      {"rope", Rope}, {"xentFwd", XentFwd},
       {"xentBwd", XentBwd}, {"logSoftmaxFwd", LogSoftmaxFwd}, {"logSoftmaxBwd", LogSoftmaxBwd}, {"adamw", AdamW},
       {"attentionFwd", AttentionFwd}, {"attentionBwd", AttentionBwd}, {"numThreads", NumThreads},
       {"setNumThreads", SetNumThreads}, {"isa", Isa},

@@ -83,6 +83,89 @@ void layerNormBwd(int64_t rows, int64_t c, const float* dy, const float* x, cons
   }
 }
 
+void rmsNormFwd(int64_t rows, int64_t c, const float* x, const float* g, float eps, float* y, float* rstd) {
+  parallelFor(rows, rowGrain(c), [&](int64_t begin, int64_t end, int) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* p = x + r * c;
+      float s = 0.0f;
+      for (int64_t i = 0; i < c; ++i) s += p[i] * p[i];
+      float rs = 1.0f / std::sqrt(s / c + eps);
+      float* q = y + r * c;
+      for (int64_t i = 0; i < c; ++i) q[i] = p[i] * rs * g[i];
+      rstd[r] = rs;
+    }
+  });
+}
+
+// y_i = g_i x_i r, r = (mean(x^2) + eps)^(-1/2), dr/dx_j = -r^3 x_j / c:
+// dx_j = r (dy_j g_j - x_j r^2 mean_i(dy_i g_i x_i)); dg = sum_rows dy x r.
+void rmsNormBwd(int64_t rows, int64_t c, const float* dy, const float* x, const float* g, const float* rstd, float* dx,
+                float* dg) {
+  int nt = numThreads();
+  std::vector<float> part(static_cast<size_t>(nt) * c, 0.0f);
+  parallelFor(rows, rowGrain(c), [&](int64_t begin, int64_t end, int t) {
+    float* pg = part.data() + static_cast<size_t>(t) * c;
+    for (int64_t r = begin; r < end; ++r) {
+      const float* px = x + r * c;
+      const float* pdy = dy + r * c;
+      float rs = rstd[r];
+      float s = 0.0f;
+      for (int64_t i = 0; i < c; ++i) {
+        s += pdy[i] * g[i] * px[i];
+        pg[i] += pdy[i] * px[i] * rs;
+      }
+      float k = rs * rs * s / c;
+      float* o = dx + r * c;
+      for (int64_t i = 0; i < c; ++i) o[i] = rs * (pdy[i] * g[i] - px[i] * k);
+    }
+  });
+  for (int64_t i = 0; i < c; ++i) {
+    float sg = 0.0f;
+    for (int t = 0; t < nt; ++t) sg += part[static_cast<size_t>(t) * c + i];
+    dg[i] = sg;
+  }
+}
+
+void swigluFwd(int64_t n, const float* gate, const float* up, float* y) {
+  parallelFor(n, kGrain, [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) {
+      float a = gate[i];
+      y[i] = a / (1.0f + vexp(-a)) * up[i];
+    }
+  });
+}
+
+// silu'(a) = sig(a) (1 + a (1 - sig(a))): dgate = dy up silu'(gate), dup = dy silu(gate).
+void swigluBwd(int64_t n, const float* dy, const float* gate, const float* up, float* dgate, float* dup) {
+  parallelFor(n, kGrain, [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) {
+      float a = gate[i];
+      float sg = 1.0f / (1.0f + vexp(-a));
+      dgate[i] = dy[i] * up[i] * sg * (1.0f + a * (1.0f - sg));
+      dup[i] = dy[i] * a * sg;
+    }
+  });
+}
+
+void rope(int64_t b, int64_t h, int64_t t, int64_t d, int64_t cb, const float* x, const float* cos, const float* sin,
+          float s, float* y) {
+  const int64_t half = d / 2;
+  parallelFor(b * h * t, rowGrain(d), [&](int64_t begin, int64_t end, int) {
+    for (int64_t r = begin; r < end; ++r) {
+      int64_t bi = r / (h * t), ti = r % t;
+      const float* c = cos + ((cb == 1 ? 0 : bi) * t + ti) * half;
+      const float* sn = sin + ((cb == 1 ? 0 : bi) * t + ti) * half;
+      const float* p = x + r * d;
+      float* q = y + r * d;
+      for (int64_t i = 0; i < half; ++i) {
+        float x1 = p[i], x2 = p[i + half], si = s * sn[i];
+        q[i] = x1 * c[i] - x2 * si;
+        q[i + half] = x2 * c[i] + x1 * si;
+      }
+    }
+  });
+}
+
 constexpr float kGeluC = 0.7978845608028654f;  // sqrt(2/pi)
 constexpr float kGeluA = 0.044715f;
 

@@ -36,6 +36,17 @@ void layerNormFwd(int64_t rows, int64_t c, const float* x, const float* g, const
                   float* mean, float* rstd);
 void layerNormBwd(int64_t rows, int64_t c, const float* dy, const float* x, const float* g, const float* mean,
                   const float* rstd, float* dx, float* dg, float* db);
+// RMSNorm: y = x rstd g, rstd = 1/sqrt(mean(x^2) + eps) per row (saved for the backward).
+void rmsNormFwd(int64_t rows, int64_t c, const float* x, const float* g, float eps, float* y, float* rstd);
+void rmsNormBwd(int64_t rows, int64_t c, const float* dy, const float* x, const float* g, const float* rstd, float* dx,
+                float* dg);
+// SwiGLU: y = silu(gate) up, silu(a) = a sigmoid(a).
+void swigluFwd(int64_t n, const float* gate, const float* up, float* y);
+void swigluBwd(int64_t n, const float* dy, const float* gate, const float* up, float* dgate, float* dup);
+// Rotary embedding, rotate-half layout, on x (b, h, t, d): y = [x1 cos - s x2 sin | x2 cos + s x1 sin] with
+// x1, x2 the halves of d; cos/sin (cb, t, d/2), cb = 1 (shared) or b. s = -1 is the backward (rotate back).
+void rope(int64_t b, int64_t h, int64_t t, int64_t d, int64_t cb, const float* x, const float* cos, const float* sin,
+          float s, float* y);
 void geluFwd(int64_t n, const float* x, float* y);
 void geluBwd(int64_t n, const float* dy, const float* x, float* dx);
 // Per-row cross-entropy: nll[r] = lse(x[r]) - x[r, t[r]]; lse saved for the backward.
