@@ -35,52 +35,56 @@ void layerNormFwd(int64_t rows, int64_t c, const float* x, const float* g, const
   });
 }
 
+// Row-wise backward passes that also sum per-column gradients over the rows (norm gains and biases):
+// `row(r, part)` handles row r and adds its contributions to `part`, k column vectors of c floats. The
+// sums go per block of kSumBlockRows rows, then over the blocks in order: block boundaries do not depend
+// on the thread count or on which thread took which chunk, so the result is bitwise the same for any
+// number of threads (per-thread partials under a dynamic schedule were not).
+constexpr int64_t kSumBlockRows = 32;
+template <class Row>
+void rowsWithColumnSums(int64_t rows, int64_t c, int k, float* const* sums, const Row& row) {
+  int64_t blocks = (rows + kSumBlockRows - 1) / kSumBlockRows;
+  std::vector<float> part(static_cast<size_t>(blocks) * k * c, 0.0f);
+  parallelFor(blocks, std::max<int64_t>(1, rowGrain(c) / kSumBlockRows), [&](int64_t bBegin, int64_t bEnd, int) {
+    for (int64_t blk = bBegin; blk < bEnd; ++blk)
+      for (int64_t r = blk * kSumBlockRows, rEnd = std::min(rows, r + kSumBlockRows); r < rEnd; ++r)
+        row(r, part.data() + static_cast<size_t>(blk) * k * c);
+  });
+  for (int j = 0; j < k; ++j)
+    for (int64_t i = 0; i < c; ++i) {
+      float s = 0.0f;
+      for (int64_t blk = 0; blk < blocks; ++blk) s += part[(static_cast<size_t>(blk) * k + j) * c + i];
+      sums[j][i] = s;
+    }
+}
+
 // xhat = (x - mu) rstd; dxhat = dy g;
 // dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)); dg = sum_rows dy xhat; db = sum_rows dy.
-// dg and db are summed per block of kLnBlockRows rows, then over the blocks in order: the block
-// boundaries do not depend on the thread count or on which thread took which chunk, so the result is
-// bitwise the same for any number of threads (per-thread partials were not).
-constexpr int64_t kLnBlockRows = 32;
 void layerNormBwd(int64_t rows, int64_t c, const float* dy, const float* x, const float* g, const float* mean,
                   const float* rstd, float* dx, float* dg, float* db) {
-  int64_t blocks = (rows + kLnBlockRows - 1) / kLnBlockRows;
-  std::vector<float> part(static_cast<size_t>(blocks) * 2 * c, 0.0f);
-  parallelFor(blocks, std::max<int64_t>(1, rowGrain(c) / kLnBlockRows), [&](int64_t bBegin, int64_t bEnd, int) {
-    for (int64_t blk = bBegin; blk < bEnd; ++blk) {
-      float* pg = part.data() + static_cast<size_t>(blk) * 2 * c;
-      float* pb = pg + c;
-      for (int64_t r = blk * kLnBlockRows, rEnd = std::min(rows, r + kLnBlockRows); r < rEnd; ++r) {
-        const float* px = x + r * c;
-        const float* pdy = dy + r * c;
-        float mu = mean[r], rs = rstd[r];
-        float s1 = 0.0f, s2 = 0.0f;
-        for (int64_t i = 0; i < c; ++i) {
-          float xh = (px[i] - mu) * rs;
-          float d = pdy[i] * g[i];
-          s1 += d;
-          s2 += d * xh;
-          pg[i] += pdy[i] * xh;
-          pb[i] += pdy[i];
-        }
-        s1 /= c;
-        s2 /= c;
-        float* o = dx + r * c;
-        for (int64_t i = 0; i < c; ++i) {
-          float xh = (px[i] - mu) * rs;
-          o[i] = rs * (pdy[i] * g[i] - s1 - xh * s2);
-        }
-      }
+  float* sums[2] = {dg, db};
+  rowsWithColumnSums(rows, c, 2, sums, [&](int64_t r, float* pg) {
+    float* pb = pg + c;
+    const float* px = x + r * c;
+    const float* pdy = dy + r * c;
+    float mu = mean[r], rs = rstd[r];
+    float s1 = 0.0f, s2 = 0.0f;
+    for (int64_t i = 0; i < c; ++i) {
+      float xh = (px[i] - mu) * rs;
+      float d = pdy[i] * g[i];
+      s1 += d;
+      s2 += d * xh;
+      pg[i] += pdy[i] * xh;
+      pb[i] += pdy[i];
+    }
+    s1 /= c;
+    s2 /= c;
+    float* o = dx + r * c;
+    for (int64_t i = 0; i < c; ++i) {
+      float xh = (px[i] - mu) * rs;
+      o[i] = rs * (pdy[i] * g[i] - s1 - xh * s2);
     }
   });
-  for (int64_t i = 0; i < c; ++i) {
-    float sg = 0.0f, sb = 0.0f;
-    for (int64_t blk = 0; blk < blocks; ++blk) {
-      sg += part[static_cast<size_t>(blk) * 2 * c + i];
-      sb += part[static_cast<size_t>(blk) * 2 * c + c + i];
-    }
-    dg[i] = sg;
-    db[i] = sb;
-  }
 }
 
 void rmsNormFwd(int64_t rows, int64_t c, const float* x, const float* g, float eps, float* y, float* rstd) {
@@ -101,29 +105,20 @@ void rmsNormFwd(int64_t rows, int64_t c, const float* x, const float* g, float e
 // dx_j = r (dy_j g_j - x_j r^2 mean_i(dy_i g_i x_i)); dg = sum_rows dy x r.
 void rmsNormBwd(int64_t rows, int64_t c, const float* dy, const float* x, const float* g, const float* rstd, float* dx,
                 float* dg) {
-  int nt = numThreads();
-  std::vector<float> part(static_cast<size_t>(nt) * c, 0.0f);
-  parallelFor(rows, rowGrain(c), [&](int64_t begin, int64_t end, int t) {
-    float* pg = part.data() + static_cast<size_t>(t) * c;
-    for (int64_t r = begin; r < end; ++r) {
-      const float* px = x + r * c;
-      const float* pdy = dy + r * c;
-      float rs = rstd[r];
-      float s = 0.0f;
-      for (int64_t i = 0; i < c; ++i) {
-        s += pdy[i] * g[i] * px[i];
-        pg[i] += pdy[i] * px[i] * rs;
-      }
-      float k = rs * rs * s / c;
-      float* o = dx + r * c;
-      for (int64_t i = 0; i < c; ++i) o[i] = rs * (pdy[i] * g[i] - px[i] * k);
+  float* sums[1] = {dg};
+  rowsWithColumnSums(rows, c, 1, sums, [&](int64_t r, float* pg) {
+    const float* px = x + r * c;
+    const float* pdy = dy + r * c;
+    float rs = rstd[r];
+    float s = 0.0f;
+    for (int64_t i = 0; i < c; ++i) {
+      s += pdy[i] * g[i] * px[i];
+      pg[i] += pdy[i] * px[i] * rs;
     }
+    float k = rs * rs * s / c;
+    float* o = dx + r * c;
+    for (int64_t i = 0; i < c; ++i) o[i] = rs * (pdy[i] * g[i] - px[i] * k);
   });
-  for (int64_t i = 0; i < c; ++i) {
-    float sg = 0.0f;
-    for (int t = 0; t < nt; ++t) sg += part[static_cast<size_t>(t) * c + i];
-    dg[i] = sg;
-  }
 }
 
 void swigluFwd(int64_t n, const float* gate, const float* up, float* y) {
