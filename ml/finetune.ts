@@ -10,7 +10,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { drawBatch, type EncodedExample, type TokenBatch } from "./batches.ts";
 import { check } from "./errors.ts";
-import { type LMConfig, type LMParams, lmForward, lmLoss, lmVariables } from "./lm.ts";
+import { type LinearAdapter, type LMConfig, type LMParams, lmForward, lmLoss, lmVariables } from "./lm.ts";
+import { type LoraParams, loraAdapter, loraVariables } from "./lora.ts";
 import { guidedLogProbs } from "./nado/losses.ts";
 import { type NadoConfig, type NadoParams, nadoForward } from "./nado/model.ts";
 import { ops } from "./ops.ts";
@@ -94,13 +95,13 @@ export interface RegulariserGuide {
  * snapshot and NADO never run). Call inside the training loop's tape.
  */
 export const regularisedBatchLoss = (
-  model: { params: LMParams; cfg: LMConfig; training: boolean; seed: number },
+  model: { params: LMParams; cfg: LMConfig; training: boolean; seed: number; adapter?: LinearAdapter },
   guide: RegulariserGuide,
   b: { inputs: tf.Tensor2D; targets: tf.Tensor1D; tokenMask: tf.Tensor1D; regMask: tf.Tensor1D },
   lambda: number,
 ): tf.Scalar => {
   const N = b.targets.shape[0];
-  const logits = lmForward(model.params, model.cfg, b.inputs, { training: model.training, seed: model.seed }).logits.reshape([N, -1]) as tf.Tensor2D;
+  const logits = lmForward(model.params, model.cfg, b.inputs, { training: model.training, seed: model.seed, adapter: model.adapter }).logits.reshape([N, -1]) as tf.Tensor2D;
   const qLogProbs = lambda === 0 ? undefined
     : (guidedLogProbs(lmForward(guide.snapshot, guide.snapshotCfg, b.inputs).logits, nadoForward(guide.nado, guide.nadoCfg, b.inputs), guide.alpha)
         .reshape([N, -1]) as tf.Tensor2D);
@@ -132,12 +133,18 @@ export interface FinetuneOptions extends FinetuneSettings {
   readonly seed: number;
   /** λ and the frozen θ̄, φ; omitted or λ = 0: plain fine-tuning (the guide is then never run). */
   readonly regulariser?: { readonly guide: RegulariserGuide; readonly lambda: number };
+  /**
+   * A LoRA adapter on `params` (ml/lora.ts initLora): then only its factors train, in place, and
+   * `params` stay as they are (merge with mergeLora afterwards). Omitted: full fine-tuning.
+   */
+  readonly lora?: LoraParams;
   readonly onProgress?: (p: TrainProgress) => void;
 }
 
 /** The loss of one drawn batch (ml/batches.ts TokenBatch) for finetuneLM's model and regulariser. */
-export const finetuneBatchLoss = (o: Pick<FinetuneOptions, "params" | "config" | "regulariser">, b: TokenBatch, seed: number): tf.Scalar => {
-  const training = { training: o.config.dropout > 0, seed };
+export const finetuneBatchLoss = (o: Pick<FinetuneOptions, "params" | "config" | "regulariser" | "lora">, b: TokenBatch, seed: number): tf.Scalar => {
+  const lora = o.lora && o.lora.modules.length > 0 ? o.lora : undefined;
+  const training = { training: o.config.dropout > 0 || (lora?.settings.dropout ?? 0) > 0, seed, adapter: lora && loraAdapter(lora) };
   const ids = tf.tensor2d(b.ids, [b.B, b.T + 1], "int32");
   const mask = tf.tensor2d(b.mask, [b.B, b.T]);
   const reg = o.regulariser;
@@ -171,7 +178,7 @@ export const finetuneLM = async (o: FinetuneOptions): Promise<HistoryEntry[]> =>
       `finetuneLM: the NADO (${reg.guide.nadoCfg.body.vocabSize}) and snapshot (${reg.guide.snapshotCfg.vocabSize}) vocabularies must equal the model's (${o.config.vocabSize}); train them on the same tokenizer`);
   }
   return train<TokenBatch>({
-    variables: lmVariables(o.params),
+    variables: o.lora ? loraVariables(o.lora) : lmVariables(o.params),
     batches: (step, micro) => drawBatch(o.data, o.batchSize, o.config.contextLength, o.pad, o.seed, step, micro),
     loss: (b, ctx) => finetuneBatchLoss(o, b, ctx.seed),
     steps: o.steps,

@@ -299,7 +299,17 @@ export interface ForwardOptions {
    * (B, 1, 1, capacity) must hide the positions >= at + T as well as padding. Excludes kvCache.
    */
   kvSlots?: KVSlots;
+  /**
+   * A hook on the block's four linear projections (LoRA, ml/lora.ts): given the layer, the
+   * projection's weight name, its input x (B, T, in) and output y = x W + b (B, T, out), returns the
+   * output to use. Absent: y.
+   */
+  adapter?: LinearAdapter;
 }
+
+/** The weights of the block's linear projections, by their BlockParams names. */
+export type LinearSite = "attnW" | "projW" | "fcW" | "fc2W";
+export type LinearAdapter = (layer: number, site: LinearSite, x: tf.Tensor, y: tf.Tensor, opts: ForwardOptions) => tf.Tensor;
 
 /**
  * A KV cache of fixed capacity per layer, k/v (B, nkv, capacity, hs), filled in place: no concat
@@ -376,8 +386,12 @@ const block = (
   const nh = c.nHeads;
   const nkv = a.nKV;
   const hs = a.headSize;
+  const linear = (site: LinearSite, input: tf.Tensor, w: tf.Variable, bias: tf.Variable | undefined): tf.Tensor => {
+    const y = o.linear(input, w as tf.Tensor2D, bias as tf.Tensor1D | undefined);
+    return opts.adapter ? opts.adapter(l, site, input, y, opts) : y;
+  };
   const h = norm(c, x, b.ln1G, b.ln1B);
-  const qkv = o.linear(h, b.attnW as tf.Tensor2D, b.attnB as tf.Tensor1D | undefined); // (B, T, (nh + 2 nkv) hs)
+  const qkv = linear("attnW", h, b.attnW, b.attnB); // (B, T, (nh + 2 nkv) hs)
   // (B, T, n hs) -> (B, T, n, hs) -> (B, n, T, hs)
   const heads = (t: tf.Tensor, n: number) => t.reshape([B, T, n, hs]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
   const [qf, kf, vf] = tf.split(qkv, [nh * hs, nkv * hs, nkv * hs], -1);
@@ -398,16 +412,16 @@ const block = (
   }
   const att = o.causalAttention(q, repeatKV(k, nh), repeatKV(v, nh), opts.keyBias); // (B, nh, T, hs)
   const merged = att.transpose([0, 2, 1, 3]).reshape([B, T, C]); // (B, nh, T, hs) -> (B, T, C)
-  const proj = o.linear(merged, b.projW as tf.Tensor2D, b.projB as tf.Tensor1D | undefined);
+  const proj = linear("projW", merged, b.projW, b.projB);
   const x1 = tf.add(x, dropout(proj, c.dropout, opts, l, 1)) as tf.Tensor3D;
   const h2 = norm(c, x1, b.ln2G, b.ln2B);
-  const fc = o.linear(h2, b.fcW as tf.Tensor2D, b.fcB as tf.Tensor1D | undefined); // (B, T, M) or SwiGLU (B, T, 2M)
+  const fc = linear("fcW", h2, b.fcW, b.fcB); // (B, T, M) or SwiGLU (B, T, 2M)
   let act: tf.Tensor;
   if (a.mlp === "swiglu") {
     const [gate, up] = tf.split(fc, 2, -1);
     act = o.swiglu(gate, up); // (B, T, M)
   } else act = o.gelu(fc);
-  const mlp = o.linear(act, b.fc2W as tf.Tensor2D, b.fc2B as tf.Tensor1D | undefined); // (B, T, C)
+  const mlp = linear("fc2W", act, b.fc2W, b.fc2B); // (B, T, C)
   return { y: tf.add(x1, dropout(mlp, c.dropout, opts, l, 2)) as tf.Tensor3D, k, v };
 };
 

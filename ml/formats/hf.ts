@@ -213,6 +213,38 @@ const layout = (config: LMConfig, family: HfFamily): Slot[] => {
   return slots;
 };
 
+/** One HF linear module inside an acft block weight: its module path, and its columns in the weight. */
+export interface LinearModule {
+  /** The transformers module path, e.g. "model.layers.0.self_attn.q_proj" or "transformer.h.0.attn.c_attn". */
+  module: string;
+  layer: number;
+  /** The acft block weight it is part of ((in, out) layout). */
+  site: "attnW" | "projW" | "fcW" | "fc2W";
+  /** Its output columns [col0, col0 + width) of that weight, and the weight's input width. */
+  col0: number; width: number; inFeatures: number;
+}
+
+/**
+ * Every linear projection of the blocks by its transformers module path, in the family the config
+ * exports as (lmConfigToHf): GPT-2's c_attn / attn.c_proj / c_fc / mlp.c_proj, Llama's q/k/v/o and
+ * gate/up/down projections. Read from the same table as loading and export (`layout`).
+ */
+export const linearModules = (config: LMConfig): LinearModule[] => {
+  const { family } = lmConfigToHf(config);
+  const shapes = lmShapes(config);
+  const out: LinearModule[] = [];
+  for (const slot of layout(config, family)) {
+    const m = /^h(\d+)\.(attnW|projW|fcW|fc2W)$/.exec(slot.param);
+    if (!m) continue;
+    let col0 = 0;
+    for (const { hf, width } of slot.pieces) {
+      out.push({ module: hf.replace(/\.weight$/, ""), layer: Number(m[1]), site: m[2] as LinearModule["site"], col0, width, inFeatures: shapes[slot.param][0] });
+      col0 += width;
+    }
+  }
+  return out;
+};
+
 /** HF tensors that hold no parameter (attention-mask and rotary buffers of older checkpoints). */
 const IGNORED = /(^|\.)attn\.(masked_)?bias$|rotary_emb\.inv_freq$/;
 
