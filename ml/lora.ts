@@ -30,6 +30,8 @@ export interface LoraSettings {
    * projection) or a regular expression the whole module path must match (as PEFT).
    */
   readonly targetModules: readonly string[] | string;
+  /** rsLoRA (PEFT's use_rslora): scale α / √r instead of α / r. */
+  readonly rslora?: boolean;
 }
 
 /** One adapted module: where it sits in acft's weights and its two factors. */
@@ -42,7 +44,7 @@ export interface LoraModule extends LinearModule {
 
 export interface LoraParams {
   readonly settings: LoraSettings;
-  /** α / r (α / √r with rsLoRA, read from PEFT adapters only). */
+  /** α / r (α / √r with rsLoRA). */
   readonly scale: number;
   readonly modules: readonly LoraModule[];
 }
@@ -89,9 +91,10 @@ let instance = 0;
  * Every targeted module needs both; used by initLora and the PEFT reader.
  */
 export const loraFromValues = (
-  config: LMConfig, settings: LoraSettings, values: (m: LinearModule) => { a: Float32Array; b: Float32Array }, scale = settings.alpha / settings.rank,
+  config: LMConfig, settings: LoraSettings, values: (m: LinearModule) => { a: Float32Array; b: Float32Array },
 ): LoraParams => {
   validateLoraSettings(settings);
+  const scale = settings.alpha / (settings.rslora ? Math.sqrt(settings.rank) : settings.rank);
   const prefix = `lora${instance++}/`;
   const r = settings.rank;
   const modules: LoraModule[] = [];

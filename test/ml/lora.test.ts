@@ -168,7 +168,7 @@ const examples = (c: LMConfig, n: number, seed: number): EncodedExample[] => {
   // a learnable pattern: each row counts up from a random start
   return Array.from({ length: n }, () => {
     const s = Math.floor(rng.next() * c.vocabSize);
-    return { ids: Array.from({ length: 12 }, (_, t) => (s + t) % c.vocabSize), targetFrom: 1 };
+    return { ids: Array.from({ length: 12 }, (_, t) => (s + t) % c.vocabSize), targetFrom: 1, regularise: false };
   });
 };
 
@@ -195,7 +195,7 @@ test("LoRA SFT through finetuneLM on the Llama fixture: loss falls, only the ada
   // AdamW moments exist for the adapter only: far below one copy of the base weights
   assert.ok(extra < baseBytes / 4, `memory held during training ${extra} B`);
   // the merged model computes the adapted model's loss
-  const ids = tf.tensor2d(data.slice(0, 4).map((e) => e.ids), undefined, "int32");
+  const ids = tf.tensor2d(data.slice(0, 4).map((e) => [...e.ids]), undefined, "int32");
   const adapted = tf.tidy(() => lmLoss(p, c, ids, undefined, { adapter: loraAdapter(lora) }).dataSync()[0]);
   mergeLora(p, lora);
   const merged = tf.tidy(() => lmLoss(p, c, ids).dataSync()[0]);
