@@ -6,6 +6,7 @@ import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
 import { mlStage, trainProgress } from "./common.ts";
+import { loraFields, loraSettings, saveAdapter } from "./lora.ts";
 import { loadModel, readMix, saveModel, trainingFields, trainLM } from "./models.ts";
 
 export const finetune = defineStage({
@@ -19,6 +20,7 @@ export const finetune = defineStage({
     adaptive: param(Schema.Boolean, true, "regularise only the toxic-domain examples (D_reg = toxic part of the mix)"),
     alpha: param(Schema.Number.pipe(Schema.nonNegative()), 1, "α in q ∝ p · R^α (paper: 1)"),
     ...trainingFields({ steps: 50, lr: 5e-4 }),
+    ...loraFields,
   }),
   inputs: { model: Output.directory(), nado: Output.directory(), mix: Output.directory() },
   output: Output.directory(),
@@ -27,10 +29,11 @@ export const finetune = defineStage({
       const model = await loadModel(inputs.model);
       try {
         const examples = readMix(inputs.mix).map((e) => ({ ...e, regularise: !params.adaptive || e.domain === "toxic" }));
-        await trainLM(model, examples, params, params.seed, trainProgress(ctx), {
+        const adapter = await trainLM(model, examples, params, params.seed, trainProgress(ctx), {
           snapshot: inputs.model, nado: inputs.nado, lambda: params.lambda, alpha: params.alpha,
-        });
+        }, loraSettings(params, model.config));
         await saveModel(model, ctx.outDir);
+        await saveAdapter(ctx.outDir, adapter, model.config);
       } finally {
         model.dispose();
       }

@@ -13,6 +13,8 @@ import type { EvalLanguageModel } from "../ml/eval/types.ts";
 import { lmTokenScorer, type TokenScorer } from "../ml/eval/perplexity.ts";
 import { disposeParams, initLM, lmVariables, type LMConfig, type LMParams } from "../ml/lm.ts";
 import { finetuneLM, type FinetuneSettings, type RegulariserGuide } from "../ml/finetune.ts";
+import { disposeLora, initLora, type LoraParams, type LoraSettings, mergeLora } from "../ml/lora.ts";
+import { deriveSeed } from "../ml/prng.ts";
 import { nadoLanguageModel, nadoTokenScorer } from "../ml/nado/guided.ts";
 import { loadNadoCheckpoint, saveNadoCheckpoint } from "../ml/nado/checkpoint.ts";
 import { nadoVariables, type NadoConfig, type NadoParams } from "../ml/nado/model.ts";
@@ -101,23 +103,32 @@ export const saveModel = async (m: Model, dir: string): Promise<void> => {
 /**
  * Train `m` in place on examples with ml/finetune.ts finetuneLM: LM cross-entropy on the target tokens,
  * plus λ · Σ reg_t KL(q_t ‖ p_θ) when `reg` is given, q_t from the frozen snapshot and NADO directories.
+ * With `lora`, only a LoRA adapter trains; it is then merged into `m` and returned (the caller saves
+ * and disposes it).
  */
 export const trainLM = async (
   m: Model, examples: readonly (Example & TextExample)[], t: Training, seed: number,
   onProgress: (p: TrainProgress) => void,
   reg?: { readonly snapshot: string; readonly nado: string; readonly lambda: number; readonly alpha: number },
-): Promise<void> => {
+  lora?: LoraSettings,
+): Promise<LoraParams | undefined> => {
   const data = encodeExamples(m.tokenizer, examples);
   const guide = reg && reg.lambda > 0 ? await loadGuide(reg) : undefined;
+  const adapter = lora && initLora(m.config, lora, deriveSeed(seed, 0x10a));
   try {
     await finetuneLM({
-      params: m.params, config: m.config, data, pad: m.tokenizer.pad, seed, onProgress,
+      params: m.params, config: m.config, data, pad: m.tokenizer.pad, seed, onProgress, lora: adapter,
       steps: t.steps, batchSize: t.batchSize, lr: t.lr, warmup: t.warmup, weightDecay: t.weightDecay, clipNorm: t.clipNorm,
       regulariser: guide && { guide: guide.guide, lambda: reg!.lambda },
     });
+    if (adapter) mergeLora(m.params, adapter);
+  } catch (e) {
+    if (adapter) disposeLora(adapter);
+    throw e;
   } finally {
     guide?.dispose();
   }
+  return adapter;
 };
 
 // ---------------------------------------------------------------- models as the evaluations see them

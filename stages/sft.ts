@@ -5,6 +5,7 @@ import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
 import { mlStage, trainProgress } from "./common.ts";
+import { loraFields, loraSettings, saveAdapter } from "./lora.ts";
 import { loadModel, readMix, saveModel, trainingFields, trainLM } from "./models.ts";
 
 export const sft = defineStage({
@@ -15,6 +16,7 @@ export const sft = defineStage({
   params: Schema.Struct({
     seed: param(Schema.Int, 1, "seed of the batch order"),
     ...trainingFields({ steps: 150, lr: 5e-4 }),
+    ...loraFields,
   }),
   inputs: { model: Output.directory(), mix: Output.directory() },
   output: Output.directory(),
@@ -22,8 +24,9 @@ export const sft = defineStage({
     mlStage(ctx, async () => {
       const model = await loadModel(inputs.model);
       try {
-        await trainLM(model, readMix(inputs.mix), params, params.seed, trainProgress(ctx));
+        const adapter = await trainLM(model, readMix(inputs.mix), params, params.seed, trainProgress(ctx), undefined, loraSettings(params, model.config));
         await saveModel(model, ctx.outDir);
+        await saveAdapter(ctx.outDir, adapter, model.config);
       } finally {
         model.dispose();
       }
