@@ -1,4 +1,5 @@
 // npm run bench:ml [-- --backend wasm --steps 5 --warmup 1 --no-torch]
+// npm run bench:ml -- --config gpt2-small [...]: full vs LoRA fine-tuning at GPT-2-small size (bench/mlGpt2Small.ts)
 // Training and sampling throughput of the reference config (issue 3) for acft on the resolved
 // backend and, side by side in the same run, for the same architecture in PyTorch
 // (bench/torch_ml.py; skipped with a note when no python with torch is found).
@@ -19,8 +20,20 @@ const { values: args } = parseArgs({
     warmup: { type: "string", default: "1" },
     "no-torch": { type: "boolean", default: false },
     python: { type: "string" },
+    config: { type: "string", default: "reference" },
+    batch: { type: "string", default: "2" },
+    rank: { type: "string", default: "8" },
+    targets: { type: "string", default: "c_attn" },
+    child: { type: "string" },
+    dir: { type: "string" },
   },
 });
+if (args.config === "gpt2-small") {
+  const { runGpt2Small } = await import("./mlGpt2Small.ts");
+  await runGpt2Small({ backend: args.backend!, steps: Number(args.steps), warmup: Number(args.warmup), batch: Number(args.batch), rank: Number(args.rank), targets: args.targets!, child: args.child, dir: args.dir });
+  process.exit(0);
+}
+if (args.config !== "reference") throw new Error(`--config ${args.config}: known configs are reference, gpt2-small`);
 const cfg = PRESETS.reference;
 const BATCH = 16;
 const SAMPLE = { batch: 32, newTokens: 64, promptLen: 8, repeats: 3 };

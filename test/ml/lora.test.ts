@@ -14,9 +14,12 @@ import { loadHfDirectory } from "../../ml/formats/hf.ts";
 import { PRESETS, disposeParams, lmForward, lmLoss, lmVariables, type LMConfig, type LMParams } from "../../ml/lm.ts";
 import { type LoraParams, type LoraSettings, disposeLora, initLora, loraAdapter, loraTargets, loraVariables, mergeLora } from "../../ml/lora.ts";
 import { makeRng } from "../../ml/prng.ts";
+import { FAST_BACKEND } from "../../ml/fast/index.ts";
+import { onBackend, setup, skipReason } from "../fast/helpers.ts";
 import { perturbedLM, randomIds, relErr, toRef } from "./helpers.ts";
 import { refForward, refLoss, type RefParams } from "./reference.ts";
 
+await setup();
 await tf.setBackend("cpu");
 const gpt2 = PRESETS.tiny;
 const llama: LMConfig = { ...PRESETS.tiny, norm: "rmsnorm", positions: "rope", mlp: "swiglu", mlpHidden: 24, nHeads: 4, nKVHeads: 2, qkvBias: false, projBias: false, mlpBias: false, tiedHead: false };
@@ -159,6 +162,26 @@ test("gpt2: adapted logits equal the float64 reference of the merged weights; dL
   }
   console.log(`  LoRA gradients vs float64 finite differences: worst error ${worst.toExponential(2)} of the gradient scale`);
   tf.dispose([value, ...Object.values(grads)]);
+  disposeLora(lora);
+  disposeParams(lmVariables(p));
+});
+
+test("the fast path computes the adapted loss and the adapter's gradients as the cpu path (fused q|k|v and gate|up pieces)", skipReason() ? { skip: skipReason()! } : {}, async () => {
+  const c = llama;
+  const p = perturbedLM(c, 21);
+  const lora = perturbedLora(c, settings(["q_proj", "v_proj", "up_proj", "o_proj"], 3, 5), 22);
+  const ids = randomIds(2, 12, c.vocabSize, 23);
+  const run = () => tf.tidy(() => {
+    const vars = loraVariables(lora);
+    const { value, grads } = tf.variableGrads(() => lmLoss(p, c, tf.tensor2d(ids, undefined, "int32"), undefined, { adapter: loraAdapter(lora) }), Object.values(vars));
+    return { loss: value.dataSync()[0], grads: Object.values(vars).map((v) => grads[v.name].dataSync()) };
+  });
+  const cpu = run();
+  const fast = await onBackend(FAST_BACKEND, run);
+  assert.ok(Math.abs(fast.loss - cpu.loss) < 1e-5 * Math.abs(cpu.loss), `loss ${fast.loss} vs ${cpu.loss}`);
+  const worst = Math.max(...cpu.grads.map((g, i) => relErr(fast.grads[i], g)));
+  console.log(`  LoRA on the fast path vs cpu: loss ${Math.abs(fast.loss - cpu.loss).toExponential(2)} apart, gradients worst ${worst.toExponential(2)} relative`);
+  assert.ok(worst < 1e-4, `gradients: worst relative error ${worst}`);
   disposeLora(lora);
   disposeParams(lmVariables(p));
 });
