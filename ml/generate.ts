@@ -4,7 +4,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { RequestError } from "./errors.ts";
 import {
-  type KVCache, type KVSlots, type LMConfig, type LMParams, disposeKVCache, embed, kvSlotsSupported, lmHead, transformerBody,
+  type KVCache, type KVSlots, type LinearAdapter, type LMConfig, type LMParams, disposeKVCache, embed, kvSlotsSupported, lmHead, transformerBody,
   writeKVSlot,
 } from "./lm.ts";
 import { MASKED } from "./ops.ts";
@@ -26,6 +26,8 @@ export interface GenerateOptions extends SamplingOptions {
    */
   logitsProcessor?: (ids: number[][], logits: tf.Tensor2D, step: number) => tf.Tensor2D;
   onProgress?: (step: number, maxNewTokens: number) => void;
+  /** Sample from the model with this projection hook (an unmerged LoRA adapter, ml/lora.ts loraAdapter). */
+  adapter?: LinearAdapter;
 }
 
 interface Layout { L: number; pads: number[]; rows: number[][] }
@@ -104,8 +106,8 @@ export const generateIds = (p: LMParams, c: LMConfig, prompts: number[][], o: Ge
       const { logits, kvCache } = tf.tidy(() => {
         const x = inputs(seqs, lay, from, to, padId, slots ? slots.k[0].shape[2] : undefined);
         const fo = slots
-          ? { positions: x.positions, keyBias: x.keyBias, kvSlots: slots }
-          : { positions: x.positions, keyBias: x.keyBias, kvCache: cache, useCache };
+          ? { positions: x.positions, keyBias: x.keyBias, kvSlots: slots, adapter: o.adapter }
+          : { positions: x.positions, keyBias: x.keyBias, kvCache: cache, useCache, adapter: o.adapter };
         const r = transformerBody(p, c, embed(p, c, x.ids, fo), fo);
         // only the last position's logits are needed: (B, T, C) -> (B, 1, C) -> head -> (B, V)
         let last = lmHead(p, r.hidden.slice([0, to - from - 1, 0], [-1, 1, -1]) as tf.Tensor3D).squeeze([1]) as tf.Tensor2D;

@@ -21,7 +21,8 @@ import type { AdamWConfig } from "./adamw.ts";
 import { packRows } from "./batches.ts";
 import { constraintFromToxicity, type ConstraintMode } from "./classify.ts";
 import { fitPrompt, generateIds } from "./generate.ts";
-import { lmForward, lmVariables, type LMConfig, type LMParams } from "./lm.ts";
+import { lmForward, lmVariables, type LinearAdapter, type LMConfig, type LMParams } from "./lm.ts";
+import { type LoraParams, loraAdapter, loraVariables } from "./lora.ts";
 import { ops } from "./ops.ts";
 import { deriveSeed, makeRng, permutation } from "./prng.ts";
 import type { SamplingOptions } from "./sampling.ts";
@@ -101,12 +102,13 @@ export function rlLoss(
   config: LMConfig,
   batch: RLBatch,
   klCoef: number,
+  adapter?: LinearAdapter,
 ): tf.Scalar {
   return tf.tidy(() => {
     const [B, T1] = batch.ids.shape;
     const inputs = batch.ids.slice([0, 0], [B, T1 - 1]) as tf.Tensor2D;
     const targets = batch.ids.slice([0, 1], [B, T1 - 1]) as tf.Tensor2D;
-    const { logits } = lmForward(policy, config, inputs);
+    const { logits } = lmForward(policy, config, inputs, { adapter });
     const refLogits = klCoef === 0 ? logits : stopGradient(lmForward(ref, config, inputs).logits);
     return rlObjective(logits, refLogits as tf.Tensor3D, targets, batch.mask, batch.advantages, klCoef);
   });
@@ -156,8 +158,10 @@ export function oracleReward(
 export interface RLOptions {
   /** Trained in place (start it from the SFT weights). */
   readonly policy: LMParams;
-  /** Frozen reference for the KL penalty (a copy of the SFT weights). */
+  /** Frozen reference for the KL penalty (a copy of the SFT weights; with `lora`, `policy` itself may serve). */
   readonly reference: LMParams;
+  /** A LoRA adapter on `policy` (ml/lora.ts): then only it trains, and rollouts sample through it; policy's weights stay as they are. */
+  readonly lora?: LoraParams;
   readonly config: LMConfig;
   /** Prompt token ids, each starting with BOS. Cycled through in a seeded order. */
   readonly prompts: readonly (readonly number[])[];
@@ -207,7 +211,7 @@ function sampleStep(o: RLOptions, order: readonly number[], step: number): { bat
   const repeated = chosen.flatMap((p) => Array.from({ length: K }, () => p)); // (P·K), prompt-major
   const stops = o.eos === undefined ? [] : [o.eos];
   const sampling = { temperature: 1, ...o.sampling };
-  const comps = generateIds(o.policy, o.config, repeated, { ...sampling, maxNewTokens: maxNew, stopTokens: stops, seed: deriveSeed(o.seed ?? 0, step) });
+  const comps = generateIds(o.policy, o.config, repeated, { ...sampling, maxNewTokens: maxNew, stopTokens: stops, seed: deriveSeed(o.seed ?? 0, step), adapter: o.lora && loraAdapter(o.lora) });
   const rewards = o.reward(comps, repeated);
   if (rewards.length !== comps.length) throw rlError("reward", `returned ${rewards.length} rewards for ${comps.length} completions`);
   const adv = rlooAdvantages(Array.from({ length: P }, (_, p) => rewards.slice(p * K, (p + 1) * K))).flat();
@@ -226,7 +230,7 @@ export async function trainRL(o: RLOptions): Promise<RLHistoryEntry[]> {
   const rewards = new Map<number, number>();
   const klCoef = o.klCoef ?? 0.05;
   const history = await train<StepBatch>({
-    variables: lmVariables(o.policy),
+    variables: o.lora ? loraVariables(o.lora) : lmVariables(o.policy),
     steps: o.steps,
     batches: (step) => {
       const { batch, reward } = sampleStep(o, order, step);
@@ -234,7 +238,7 @@ export async function trainRL(o: RLOptions): Promise<RLHistoryEntry[]> {
       return batch;
     },
     loss: (b) =>
-      tf.tidy(() => rlLoss(o.policy, o.reference, o.config, buildRLBatch(b.rollouts, b.advantages, o.config.contextLength), klCoef)),
+      tf.tidy(() => rlLoss(o.policy, o.reference, o.config, buildRLBatch(b.rollouts, b.advantages, o.config.contextLength), klCoef, o.lora && loraAdapter(o.lora))),
     optimizer: o.optimizer ?? { lr: 1e-4, weightDecay: 0 },
     schedule: { warmup: 0, decay: "constant" },
     clipNorm: o.clipNorm ?? 1,

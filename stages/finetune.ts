@@ -6,7 +6,7 @@ import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
 import { mlStage, trainProgress } from "./common.ts";
-import { loraFields, loraSettings, saveAdapter } from "./lora.ts";
+import { disposeAdapter, loraFields, loraSettings, saveAdapter } from "./lora.ts";
 import { loadModel, readMix, saveModel, trainingFields, trainLM } from "./models.ts";
 
 export const finetune = defineStage({
@@ -32,8 +32,12 @@ export const finetune = defineStage({
         const adapter = await trainLM(model, examples, params, params.seed, trainProgress(ctx), {
           snapshot: inputs.model, nado: inputs.nado, lambda: params.lambda, alpha: params.alpha,
         }, loraSettings(params, model.config));
-        await saveModel(model, ctx.outDir);
-        await saveAdapter(ctx.outDir, adapter, model.config);
+        try {
+          await saveModel(model, ctx.outDir);
+          await saveAdapter(ctx.outDir, adapter, model.config);
+        } finally {
+          disposeAdapter(adapter);
+        }
       } finally {
         model.dispose();
       }

@@ -30,12 +30,12 @@ export const loraSettings = (p: LoraStageParams, config: LMConfig): LoraSettings
   return { rank: p.loraRank, alpha: p.loraAlpha, dropout: p.loraDropout, targetModules };
 };
 
-/** Save a trained (and merged) adapter beside the model in `outDir`/adapter (PEFT format), then dispose it. */
+/** Save a trained (and merged) adapter beside the model in `outDir`/adapter (PEFT format); no adapter: nothing. */
 export const saveAdapter = async (outDir: string, adapter: LoraParams | undefined, config: LMConfig): Promise<void> => {
-  if (!adapter) return;
-  try {
-    await writePeftAdapter(join(outDir, ADAPTER_DIR), adapter, config);
-  } finally {
-    disposeLora(adapter);
-  }
+  if (adapter) await writePeftAdapter(join(outDir, ADAPTER_DIR), adapter, config);
+};
+
+/** Dispose an adapter if there is one (safe to call twice). */
+export const disposeAdapter = (adapter: LoraParams | undefined): void => {
+  if (adapter) disposeLora(adapter);
 };

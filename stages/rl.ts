@@ -7,6 +7,9 @@ import { defineStage, Output } from "../engine/Stage.ts";
 import { ToxicityClassifier } from "../ml/classify.ts";
 import { mlStage, readJson } from "./common.ts";
 import { oracleReward, trainRL } from "../ml/rl.ts";
+import { initLora, mergeLora } from "../ml/lora.ts";
+import { deriveSeed } from "../ml/prng.ts";
+import { disposeAdapter, loraFields, loraSettings, saveAdapter } from "./lora.ts";
 import { loadModel, saveModel, trainingFields } from "./models.ts";
 
 export const rl = defineStage({
@@ -26,19 +29,23 @@ export const rl = defineStage({
     lr: trainingFields({ steps: 40, lr: 1e-4 }).lr,
     weightDecay: param(Schema.Number.pipe(Schema.nonNegative()), 0, "AdamW decoupled weight decay (constant learning rate, no warmup)"),
     clipNorm: trainingFields({ steps: 40, lr: 1e-4 }).clipNorm,
+    ...loraFields,
   }),
   inputs: { model: Output.directory(), oracle: Output.directory(), mix: Output.directory() },
   output: Output.directory(),
   run: ({ params, inputs, ctx }) =>
     mlStage(ctx, async () => {
       const policy = await loadModel(inputs.model);
-      const ref = await loadModel(inputs.model);
+      const lora = loraSettings(params, policy.config);
+      // With LoRA the policy's own weights stay frozen: they are the KL reference, no second copy.
+      const ref = lora ? undefined : await loadModel(inputs.model);
+      const adapter = lora && initLora(policy.config, lora, deriveSeed(params.seed, 0x10a));
       try {
         const clf = ToxicityClassifier.load(inputs.oracle);
         const tok = policy.tokenizer;
         const prompts = readJson<string[]>(inputs.mix, "prompts.json").map((p) => tok.encode(p, { bos: true }));
         await trainRL({
-          policy: policy.params, reference: ref.params, config: policy.config, prompts,
+          policy: policy.params, reference: ref ? ref.params : policy.params, lora: adapter, config: policy.config, prompts,
           reward: oracleReward(clf, (ids) => tok.decode([...ids]), params.mode),
           steps: params.steps, k: params.k, promptsPerStep: params.promptsPerStep, klCoef: params.klCoef, maxNewTokens: params.maxNewTokens,
           sampling: { temperature: params.temperature }, eos: tok.eos, optimizer: { lr: params.lr, weightDecay: params.weightDecay },
@@ -49,10 +56,13 @@ export const rl = defineStage({
             ctx.metric("loss", p.loss, p.step);
           },
         });
+        if (adapter) mergeLora(policy.params, adapter);
         await saveModel(policy, ctx.outDir);
+        await saveAdapter(ctx.outDir, adapter, policy.config);
       } finally {
+        disposeAdapter(adapter);
         policy.dispose();
-        ref.dispose();
+        ref?.dispose();
       }
     }),
 });

@@ -5,7 +5,7 @@ import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
 import { mlStage, trainProgress } from "./common.ts";
-import { loraFields, loraSettings, saveAdapter } from "./lora.ts";
+import { disposeAdapter, loraFields, loraSettings, saveAdapter } from "./lora.ts";
 import { loadModel, readMix, saveModel, trainingFields, trainLM } from "./models.ts";
 
 export const sft = defineStage({
@@ -25,8 +25,12 @@ export const sft = defineStage({
       const model = await loadModel(inputs.model);
       try {
         const adapter = await trainLM(model, readMix(inputs.mix), params, params.seed, trainProgress(ctx), undefined, loraSettings(params, model.config));
-        await saveModel(model, ctx.outDir);
-        await saveAdapter(ctx.outDir, adapter, model.config);
+        try {
+          await saveModel(model, ctx.outDir);
+          await saveAdapter(ctx.outDir, adapter, model.config);
+        } finally {
+          disposeAdapter(adapter);
+        }
       } finally {
         model.dispose();
       }

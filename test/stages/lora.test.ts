@@ -46,6 +46,7 @@ test("trainLM with LoRA: the saved model is the base plus the merged adapter, sa
   const out = join(dir, "out");
   await saveModel(m, out);
   await saveAdapter(out, adapter, m.config);
+  disposeLora(adapter);
   assert.ok(existsSync(join(out, ADAPTER_DIR, ADAPTER_CONFIG)));
   assert.equal(JSON.parse(readFileSync(join(out, ADAPTER_DIR, ADAPTER_CONFIG), "utf8")).r, 2);
   // only the adapted weights moved
