@@ -2,6 +2,7 @@
 import { type Effect, Schema } from "effect";
 import { asParams, checkParamsSchema } from "./Params.ts";
 import { DefinitionError } from "./Errors.ts";
+import type { Resources } from "./Executor.ts";
 
 /** A JSON value stored canonically and content-digested. */
 export interface ValueOutput<A = any, I = any> {
@@ -64,6 +65,8 @@ export interface Stage<
   readonly output: O;
   /** "fork" (default): a child process, so CPU-heavy stages use separate cores. "inline": trivial stages. */
   readonly process: Process;
+  /** CPUs, memory, GPUs and time limit an instance needs (a function of its params, e.g. by size); `--set <stage>.resources.cpus=4` overrides. */
+  readonly resources?: Resources | ((params: Schema.Struct.Type<F>) => Resources);
   readonly run: (args: {
     readonly params: Schema.Struct.Type<F>;
     readonly inputs: { readonly [K in keyof I]: InputValue<I[K]> };
