@@ -239,6 +239,8 @@ export const slurmExecutor = (engine: Engine, opts: SlurmOptions): Executor => {
   const outcome = async (row: JobRow, job: Job, kind: "value" | "directory", sink: Sink): Promise<ExecResult> => {
     const info = await follow(row, sink);
     const { state, why } = classify(info);
+    // Without DependencyParameters=kill_invalid_depend such a job would stay queued for ever.
+    if (state === "DEPENDENCY_NEVER_SATISFIED" && isActive(info.state)) await slurmCall("scancel", [row.job_id], timeoutMs).catch(() => {});
     const done = readStagedResult(row.staging);
     // A job whose result record is complete succeeded, even if Slurm forgot it meanwhile.
     const completed = state === "COMPLETED" || (state === "UNKNOWN" && done?.ok === true);

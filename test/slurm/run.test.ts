@@ -15,7 +15,7 @@ import { demo } from "../../pipelines/demo.ts";
 import { failing, slow } from "../engine/fixtures/pipelines.ts";
 import { statuses, tempDir, withEngine } from "../engine/helpers.ts";
 import { slurmMissing, startCluster, type Cluster } from "./cluster.ts";
-import { retry } from "./fixtures/pipelines.ts";
+import { retry, threaded } from "./fixtures/pipelines.ts";
 
 const skip = slurmMissing();
 let cluster: Cluster | undefined;
@@ -134,6 +134,17 @@ test("--retries: a failed attempt is resubmitted; only the successful attempt's 
     const dir2 = tempDir();
     const once = await onSlurm(e, retry, [`retry.dir=${dir2}`]);
     assert.equal(byId(once).get("flaky")!.status, "failed");
+  });
+});
+
+test("resources reach Slurm: --set <instance>.resources.cpus=2 is --cpus-per-task=2, and the worker's ACFT_THREADS", { skip }, async () => {
+  await withEngine(async (e) => {
+    const s = await onSlurm(e, threaded, ["t2.resources.cpus=2"]);
+    assert.deepEqual(Object.values(statuses(s)), ["ran", "ran"]);
+    const read = (id: string) => Number(e.store.readValue(e.db.lastForInstance(id)!.output_digest));
+    assert.deepEqual([read("t1"), read("t2")], [1, 2]);
+    const cpus = (id: string) => / ProcCnt=(\d+) /.exec(cluster!.completed().find((l) => l.includes(`JobId=${jobRow(e, id)!.job_id} `))!)![1];
+    assert.deepEqual([cpus("t1"), cpus("t2")], ["1", "2"]);
   });
 });
 
