@@ -263,6 +263,10 @@ export const slurmExecutor = (engine: Engine, opts: SlurmOptions): Executor => {
     const live = (await squeue([prev.job_id], timeoutMs)).get(prev.job_id);
     if (live && isActive(live.state)) return prev;
     if (readStagedResult(prev.staging)?.ok) return prev; // finished while no head watched
+    // Ended without a result while no head watched: record how, drop what it wrote, submit anew.
+    const info = (await jobDetails(prev.job_id, timeoutMs)) ?? live;
+    updateJob(engine.db, "slurm", prev.job_id, { state: info ? classify(info).state : "UNKNOWN", node: info?.node, exitCode: info?.exitCode });
+    discardStaging(prev.staging);
     return undefined;
   };
 
