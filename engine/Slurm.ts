@@ -246,7 +246,7 @@ export const slurmExecutor = (engine: Engine, opts: SlurmOptions): Executor => {
     const completed = state === "COMPLETED" || (state === "UNKNOWN" && done?.ok === true);
     updateJob(engine.db, "slurm", row.job_id, { state: completed ? "COMPLETED" : state, node: info.node, reason: info.reason, exitCode: info.exitCode });
     if (completed) return collectStaged(engine.store, row.staging, job, kind, sink);
-    const stageError = done && !done.ok ? `${done.message}\n${done.detail}` : "";
+    const stageError = done && !done.ok ? done.detail : "";
     const logTail = existsSync(row.log) ? readFileSync(row.log, "utf8").split("\n").slice(-12).join("\n") : `(no log at ${row.log})`;
     discardStaging(row.staging);
     throw new SlurmJobFailed({

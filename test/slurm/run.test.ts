@@ -3,12 +3,12 @@
 // classified errors with a log, and nothing they wrote becomes visible; --keep-going and --retries.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { plan, restrict } from "../../engine/Graph.ts";
 import type { AnyPipeline } from "../../engine/Pipeline.ts";
 import { Engine, type RunOptions, type RunSummary } from "../../engine/Runner.ts";
-import { jobsForKey } from "../../engine/JobStore.ts";
+import { jobsForKey, recordJob } from "../../engine/JobStore.ts";
 import { slurmExecutor, type SlurmOptions } from "../../engine/Slurm.ts";
 import { stagingRoot } from "../../engine/Staging.ts";
 import { demo } from "../../pipelines/demo.ts";
@@ -145,6 +145,23 @@ test("resources reach Slurm: --set <instance>.resources.cpus=2 is --cpus-per-tas
     assert.deepEqual([read("t1"), read("t2")], [1, 2]);
     const cpus = (id: string) => / ProcCnt=(\d+) /.exec(cluster!.completed().find((l) => l.includes(`JobId=${jobRow(e, id)!.job_id} `))!)![1];
     assert.deepEqual([cpus("t1"), cpus("t2")], ["1", "2"]);
+  });
+});
+
+test("a job of a dead head that failed meanwhile is recorded as such, its staging dropped, and the instance submitted anew", { skip }, async () => {
+  const key = await withEngine(async (e) => (await e.run(restrict(plan(demo), ["count"]), { jobs: 1 })).instances[0].key!);
+  await withEngine(async (e, root) => {
+    // What a head killed right after submitting leaves behind: a recorded job (here one that fails) and its staging.
+    const failed = cluster!.client("sbatch", ["--parsable", "--output=/dev/null", "--wrap", "exit 4"]).trim();
+    const staging = join(stagingRoot(root), "dead-head");
+    mkdirSync(join(staging, "out"), { recursive: true });
+    const runId = e.db.startRun("demo", "run demo");
+    recordJob(e.db, "slurm", { job_id: failed, run_id: runId, instance_id: "count", cache_key: key, staging, log: "/dev/null", state: "RUNNING", node: "" });
+    await until(() => cluster!.completed().some((l) => l.startsWith(`JobId=${failed} `)), "the job to fail");
+    const s = await onSlurm(e, demo, [], { only: ["count"] });
+    assert.equal(s.instances[0].status, "ran", s.instances[0].error);
+    assert.deepEqual(jobsForKey(e.db, key).map((j) => [j.job_id === failed, j.state]), [[true, "FAILED"], [false, "COMPLETED"]]);
+    assert.ok(noStaging(root));
   });
 });
 
