@@ -57,11 +57,21 @@ export type ForkJob = (job: Job, sink: Sink, env: NodeJS.ProcessEnv) => Promise<
 export const localCpus = (r: Resources, jobs: number, cores = availableParallelism()): number =>
   r.cpus ?? Math.max(1, Math.floor(cores / Math.max(1, jobs)));
 
+/**
+ * The worker's ACFT_THREADS: the stage's declared CPUs; else the user's ACFT_THREADS; else, when several
+ * jobs share the cores, their share; else unset (one job: the native default, every core up to a cap).
+ */
+export const localThreads = (r: Resources, jobs: number, env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): string | undefined =>
+  r.cpus !== undefined ? String(r.cpus) : env.ACFT_THREADS ? env.ACFT_THREADS : jobs > 1 ? String(localCpus(r, jobs, cores)) : undefined;
+
 /** Today's execution: one forked worker per instance, its native thread pool sized to its granted CPUs. */
 export const localExecutor = (fork: ForkJob, jobs: number): Executor => ({
   name: "local",
   runsInline: true,
-  execute: (job, sink, ctx) => fork(job, sink, { ...process.env, ACFT_THREADS: String(localCpus(ctx.resources, jobs)) }),
+  execute: (job, sink, ctx) => {
+    const threads = localThreads(ctx.resources, jobs);
+    return fork(job, sink, threads === undefined ? process.env : { ...process.env, ACFT_THREADS: threads });
+  },
 });
 
 /**

@@ -120,7 +120,7 @@ export const startCluster = async (opts: { keep?: boolean } = {}): Promise<Clust
   };
   // setsid execs the daemon in place (it is not a process-group leader here), so these are the daemons' pids.
   const pids = [daemon("slurmctld", ["-i"]), daemon("slurmd", [])];
-  const client = (bin: string, args: string[]): string => execFileSync(bin, args, { env, encoding: "utf8", timeout: 15_000 });
+  const client = (bin: string, args: string[]): string => execFileSync(bin, args, { env, encoding: "utf8", timeout: 15_000, stdio: ["ignore", "pipe", "pipe"] });
   const stop = async (): Promise<void> => {
     await stopPids([...pids].reverse());
     if (!opts.keep) rmSync(dir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { tempDir } from "../engine/helpers.ts";
 import { slurmMissing, startCluster, type Cluster } from "./cluster.ts";
+import { until } from "./helpers.ts";
 
 const CLI = "test/slurm/fixtures/cli.ts";
 const skip = slurmMissing();
@@ -32,14 +33,6 @@ const start = (args: string[]): Proc => {
   child.stdout!.on("data", (b) => (p.stdout += b));
   child.stderr!.on("data", (b) => (p.stderr += b));
   return p;
-};
-
-const until = async (cond: () => boolean, what: string, ms = 60_000): Promise<void> => {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 };
 
 const lastJson = (s: string) => JSON.parse(s.trim().split("\n").at(-1)!);

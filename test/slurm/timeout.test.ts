@@ -1,26 +1,17 @@
 // A stage that outlives its time limit (--set <instance>.resources.minutes=1) ends as TIMEOUT: a typed
 // error naming the job, the state and the log, nothing cached or staged. Slurm counts limits in whole
 // minutes and checks them every 30 s, so this takes 60-90 s.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { plan, restrict } from "../../engine/Graph.ts";
 import { slurmExecutor } from "../../engine/Slurm.ts";
-import { stagingRoot } from "../../engine/Staging.ts";
 import { slow } from "../engine/fixtures/pipelines.ts";
 import { tempDir, withEngine } from "../engine/helpers.ts";
-import { slurmMissing, startCluster, type Cluster } from "./cluster.ts";
+import { noStaging, useCluster } from "./helpers.ts";
 
-const skip = slurmMissing();
-let cluster: Cluster | undefined;
-before(async () => {
-  if (skip) return;
-  cluster = await startCluster();
-  process.env.SLURM_CONF = cluster.env.SLURM_CONF;
-  process.env.ACFT_SLURM_POLL_MS = "500";
-});
-after(async () => cluster?.stop());
+const { skip } = useCluster(500);
 
 test("a stage past its time limit: TIMEOUT, with the job id and log; nothing cached or staged", { skip, timeout: 150_000 }, async () => {
   await withEngine(async (e, root) => {
@@ -38,6 +29,6 @@ test("a stage past its time limit: TIMEOUT, with the job id and log; nothing cac
     const secs = (Date.now() - t0) / 1000;
     assert.ok(secs >= 55, `ended after ${secs} s, before its 1-minute limit`);
     assert.equal(e.db.cacheGet(r.key!), undefined);
-    assert.ok(!existsSync(stagingRoot(root)) || readdirSync(stagingRoot(root)).length === 0);
+    assert.ok(noStaging(root));
   });
 });

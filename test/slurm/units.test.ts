@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Effect, Schema } from "effect";
-import { localCpus } from "../../engine/Executor.ts";
+import { localCpus, localThreads } from "../../engine/Executor.ts";
 import { plan } from "../../engine/Graph.ts";
 import { definePipeline } from "../../engine/Pipeline.ts";
 import { param } from "../../engine/Params.ts";
@@ -70,6 +70,10 @@ test("local executor: a worker gets its declared CPUs, else the cores divided am
   assert.equal(localCpus({}, 1, 8), 8);
   assert.equal(localCpus({}, 3, 8), 2);
   assert.equal(localCpus({ cpus: 4 }, 3, 2), 4);
+  assert.equal(localThreads({ cpus: 4 }, 3, { ACFT_THREADS: "2" }, 8), "4");
+  assert.equal(localThreads({}, 3, { ACFT_THREADS: "5" }, 8), "5");
+  assert.equal(localThreads({}, 3, {}, 8), "2");
+  assert.equal(localThreads({}, 1, {}, 8), undefined);
 });
 
 test("local executor: each forked worker's ACFT_THREADS is its granted CPUs", async () => {
@@ -77,7 +81,13 @@ test("local executor: each forked worker's ACFT_THREADS is its granted CPUs", as
   const { withEngine } = await import("../engine/helpers.ts");
   await withEngine(async (e) => {
     const read = (id: string) => Number(e.store.readValue(e.db.lastForInstance(id)!.output_digest));
-    await e.run(plan(threaded, { overrides: ["t2.resources.cpus=3"] }), { jobs: 2 });
+    const saved = process.env.ACFT_THREADS;
+    delete process.env.ACFT_THREADS;
+    try {
+      await e.run(plan(threaded, { overrides: ["t2.resources.cpus=3"] }), { jobs: 2 });
+    } finally {
+      if (saved !== undefined) process.env.ACFT_THREADS = saved;
+    }
     assert.deepEqual([read("t1"), read("t2")], [localCpus({}, 2), 3]);
   });
 });
