@@ -204,14 +204,11 @@ export const slurmExecutor = (engine: Engine, opts: SlurmOptions): Executor => {
   /** Wait until job `id` ends; relays live events; returns its final details. */
   const follow = (row: JobRow, sink: Sink): Promise<JobInfo> =>
     new Promise((resolve, reject) => {
-      let offset = 0, last = row.state, warned = 0;
-      const finish = (info: JobInfo) => {
-        waiting.delete(row.job_id);
-        relay(readEvents(row.staging, offset).events, sink, "live");
-        resolve(info);
-      };
-      waiting.set(row.job_id, {
-        tick: (info) => {
+      let offset = 0, last = row.state, warned = 0, detailFailures = 0;
+      const waits = (i: JobInfo) => isActive(i.state) && i.reason !== "DependencyNeverSatisfied";
+      const watch = () => (waiting.set(row.job_id, entry), void poll());
+      const entry = {
+        tick: (info: JobInfo | undefined) => {
           warned = 0;
           const r = readEvents(row.staging, offset);
           offset = r.offset;
@@ -220,20 +217,29 @@ export const slurmExecutor = (engine: Engine, opts: SlurmOptions): Executor => {
             last = info.state;
             updateJob(engine.db, "slurm", row.job_id, { state: info.state, node: info.node, reason: info.reason });
           }
-          if (info && isActive(info.state) && info.reason !== "DependencyNeverSatisfied") return;
-          // Finished (or forgotten by squeue): get the details.
+          if (info && waits(info)) return;
+          // Finished, or missing from squeue's answer: ask scontrol/sacct (no further ticks meanwhile).
+          waiting.delete(row.job_id);
           jobDetails(row.job_id, timeoutMs).then(
-            (d) => finish(d ?? info ?? { id: row.job_id, state: "UNKNOWN", node: "", reason: "Slurm no longer knows the job", exitCode: null, signal: null }),
-            (e) => { waiting.delete(row.job_id); reject(e); },
+            (d) => {
+              if (d && waits(d)) return watch(); // squeue missed a job that is still queued or running
+              relay(readEvents(row.staging, offset).events, sink, "live");
+              resolve(d ?? info ?? { id: row.job_id, state: "UNKNOWN", node: "", reason: "Slurm no longer knows the job", exitCode: null, signal: null });
+            },
+            (e) => {
+              // A loaded controller times out now and then: retry on the next ticks, give up after 20 failures.
+              if (++detailFailures >= 20) return reject(e);
+              if (detailFailures === 1) sink.log(`asking Slurm about job ${row.job_id} failed (${cut((e as Error).message)}); retrying`);
+              watch();
+            },
           );
-          waiting.delete(row.job_id); // no further ticks while the details are fetched
         },
-        error: (e) => {
+        error: (e: unknown) => {
           // The controller may be restarting: warn and keep polling (each call is bounded by the timeout).
           if (warned++ === 0) sink.log(`polling Slurm failed (${cut((e as Error).message)}); retrying`);
         },
-      });
-      void poll();
+      };
+      watch();
     });
 
   const outcome = async (row: JobRow, job: Job, kind: "value" | "directory", sink: Sink): Promise<ExecResult> => {
