@@ -11,7 +11,7 @@
 // The head alone reads it back: it verifies the output against the digest the worker reported, publishes
 // it into the content-addressed store and commits the cache entry. A failed or cancelled job's staging
 // directory is removed without anything in it becoming visible.
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, closeSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Data } from "effect";
 import { sha256 } from "./Canonical.ts";
@@ -151,3 +151,24 @@ export const collectStaged = (store: ArtifactStore, dir: string, job: Job, kind:
 
 /** Discard what a failed or cancelled job wrote (its log stays where sbatch put it). */
 export const discardStaging = (dir: string): void => rmSync(dir, { recursive: true, force: true });
+
+/**
+ * `gc`: remove staging directories that no job recorded as queued or running refers to (left by a head
+ * that died between creating one and recording its job, or by jobs whose head never came back); returns
+ * the bytes freed. A restarted head re-attaches only to jobs whose staging directory still exists.
+ */
+export const cleanStaging = (storeRoot: string, inFlight: ReadonlySet<string>): number => {
+  const root = stagingRoot(storeRoot);
+  if (!existsSync(root)) return 0;
+  let freed = 0;
+  for (const name of readdirSync(root)) {
+    const dir = join(root, name);
+    if (inFlight.has(dir)) continue;
+    for (const f of readdirSync(dir, { recursive: true }) as string[]) {
+      const st = statSync(join(dir, f), { throwIfNoEntry: false });
+      if (st?.isFile()) freed += st.size;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return freed;
+};

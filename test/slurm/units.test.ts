@@ -91,3 +91,22 @@ test("local executor: each forked worker's ACFT_THREADS is its granted CPUs", as
     assert.deepEqual([read("t1"), read("t2")], [localCpus({}, 2), 3]);
   });
 });
+
+test("gc removes staging directories no queued or running job refers to", async () => {
+  const { withEngine } = await import("../engine/helpers.ts");
+  const { recordJob } = await import("../../engine/JobStore.ts");
+  const { gc } = await import("../../engine/Gc.ts");
+  const { stagingRoot } = await import("../../engine/Staging.ts");
+  const { mkdirSync, writeFileSync, readdirSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  await withEngine(async (e, root) => {
+    const dir = (name: string) => (mkdirSync(join(stagingRoot(root), name, "out"), { recursive: true }), writeFileSync(join(stagingRoot(root), name, "out", "x"), "12345"), join(stagingRoot(root), name));
+    const run = e.db.startRun("p", "run p");
+    recordJob(e.db, "slurm", { job_id: "1", run_id: run, instance_id: "a", cache_key: "k1", staging: dir("running"), log: "", state: "RUNNING", node: "" });
+    recordJob(e.db, "slurm", { job_id: "2", run_id: run, instance_id: "b", cache_key: "k2", staging: dir("failed"), log: "", state: "FAILED", node: "" });
+    dir("orphan");
+    const r = gc(e, [], 10);
+    assert.deepEqual(readdirSync(stagingRoot(root)), ["running"]);
+    assert.ok(r.freedBytes >= 10);
+  });
+});
