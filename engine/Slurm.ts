@@ -291,7 +291,7 @@ export const slurmExecutor = (engine: Engine, opts: SlurmOptions): Executor => {
       writeFileSync(join(staged.dir, "job.sh"), script(staged.job, jobFile), { mode: 0o755 });
       mkdirSync(logs, { recursive: true });
       const logPattern = join(logs, `${job.instanceId.replace(/[^\w.=,+-]/g, "_").slice(0, 80)}.%j.log`);
-      const args = ["--parsable", "--no-requeue", `--job-name=${jobName(job.instanceId)}`, `--output=${logPattern}`, `--chdir=${staged.dir}`,
+      const args = ["--parsable", "--no-requeue", `--job-name=${jobName(job.instanceId)}`, `--output=${logPattern}`, `--chdir=${process.cwd()}`,
         ...sbatchArgs(ctx.resources, opts), join(staged.dir, "job.sh")];
       let out: string;
       try {

@@ -2,9 +2,12 @@
 // outputs and tables as a local run, and a rerun submits nothing; resources reach sbatch and the worker.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { plan } from "../../engine/Graph.ts";
 import { demo } from "../../pipelines/demo.ts";
-import { statuses, withEngine } from "../engine/helpers.ts";
+import { statuses, tempDir, withEngine } from "../engine/helpers.ts";
+import { external } from "../engine/fixtures/pipelines.ts";
 import { threaded } from "./fixtures/pipelines.ts";
 import { jobRow, noStaging, onSlurm, until, useCluster } from "./helpers.ts";
 
@@ -52,5 +55,16 @@ test("resources reach Slurm: --set <instance>.resources.cpus=2 is --cpus-per-tas
     assert.deepEqual([read("t1"), read("t2")], [1, 2]);
     const cpus = (id: string) => / ProcCnt=(\d+) /.exec(cluster().completed().find((l) => l.includes(`JobId=${jobRow(e, id)!.job_id} `))!)![1];
     assert.deepEqual([cpus("t1"), cpus("t2")], ["1", "2"]);
+  });
+});
+
+test("a relative external path resolves in the job as in the head (jobs run in the head's working directory)", { skip }, async () => {
+  const data = join(tempDir(), "data");
+  mkdirSync(data);
+  writeFileSync(join(data, "a.txt"), "from the data directory");
+  await withEngine(async (e) => {
+    const s = await onSlurm(e, external, [`external.dataDir=${relative(process.cwd(), data)}`], { only: ["read"] });
+    assert.equal(s.instances.find((i) => i.id === "read")!.status, "ran", s.instances.find((i) => i.id === "read")!.error);
+    assert.equal(JSON.parse(e.store.readValue(e.db.lastForInstance("read")!.output_digest)), "from the data directory");
   });
 });
