@@ -321,6 +321,7 @@ class Scheduler {
       const job: Job = {
         moduleUrl: n.stage.module, stageName: n.stage.name, instanceId: n.id, key, params: n.paramsEncoded,
         outDir: n.stage.process === "fork" || n.stage.output.kind === "directory" ? outDir() : "",
+        checkpointDir: join(store.root, "store", "checkpoints", key),
         inputs: Object.fromEntries(Object.entries(inputs).map(([k, p]) => [
           k, p.path !== undefined ? { path: p.path } : p.kind === "directory" ? { path: store.dirPath(p.digest) } : { json: JSON.parse(store.readValue(p.digest)) },
         ])),
@@ -333,6 +334,7 @@ class Scheduler {
       db.commitSuccess({ runId: this.runId, instanceId: n.id, stage: n.stage.name, key, keyParts: parts, kind: n.stage.output.kind,
         digest: put.digest, bytes: put.bytes, tables, sourceKeys, startedAt, seconds });
       this.produced.set(n.id, { kind: n.stage.output.kind, digest: put.digest, key });
+      rmSync(job.checkpointDir!, { recursive: true, force: true });
       const res: InstanceResult = { id: n.id, stage: n.stage.name, status: "ran", seconds, key };
       this.results.set(n.id, res);
       this.emit({ type: "finish", result: res });

@@ -41,6 +41,12 @@ export interface StageContext {
   readonly table: (name: string, rows: ReadonlyArray<Row>) => void;
   /** A fresh, empty directory: the output for directory stages, scratch space for others. */
   readonly outDir: string;
+  /**
+   * Where to save resumable state (e.g. training checkpoints): it survives a failed, timed-out or preempted
+   * attempt of this instance (same cache key; `--retries`, or a rerun) and is removed once the instance
+   * succeeded. Never part of the key or the output: a resumed run must produce the same output.
+   */
+  readonly checkpointDir: string;
   /** The `seed` param when the stage has one, else a 31-bit number derived from its params. */
   readonly seed: number;
   readonly instanceId: string;
