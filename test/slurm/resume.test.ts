@@ -29,10 +29,11 @@ test("NODE_FAIL mid-stage + --retries: the resubmitted job resumes from its chec
     const logs: string[] = [];
     const running = onSlurm(e, resumable, overrides, { retries: 1, onEvent: (ev) => ev.type === "log" && logs.push(ev.message) });
     await until(() => existsSync(ckpt) && JSON.parse(readFileSync(ckpt, "utf8")).step === 3 && jobRow(e, "loop")?.state === "RUNNING", "the first attempt to pause at step 3");
-    const { node } = jobRow(e, "loop")!;
+    const { node, job_id: first } = jobRow(e, "loop")!;
+    const stateOf = (id: string) => (e.db.db.prepare("SELECT state FROM jobs WHERE job_id=?").get(id) as { state: string }).state;
     cluster().client("scontrol", ["update", `nodename=${node}`, "state=down", "reason=acft-test"]);
     try {
-      await until(() => jobRow(e, "loop")?.state === "NODE_FAIL", "the node failure");
+      await until(() => stateOf(first) === "NODE_FAIL", "the node failure"); // then --retries submits the next attempt
     } finally {
       try { cluster().client("scontrol", ["update", `nodename=${node}`, "state=resume"]); } catch { /* back already */ }
     }
