@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { drawBatch, encodeExamples, type TextExample, type TokenBatch } from "../ml/batches.ts";
-import { loadCheckpoint, loadLM, saveCheckpoint, saveLM } from "../ml/checkpoint.ts";
+import { loadCheckpoint, loadLM, saveCheckpoint, saveLM, trainCheckpointHooks } from "../ml/checkpoint.ts";
 import { plainLanguageModel } from "../ml/languageModel.ts";
 import type { EvalLanguageModel } from "../ml/eval/types.ts";
 import { lmTokenScorer, type TokenScorer } from "../ml/eval/perplexity.ts";
@@ -107,6 +107,8 @@ export const trainLM = async (
   m: Model, examples: readonly (Example & TextExample)[], t: Training, seed: number,
   onProgress: (p: TrainProgress) => void,
   reg?: { readonly snapshot: string; readonly nado: string; readonly lambda: number; readonly alpha: number },
+  /** Save the training state into `dir` every `every` steps and resume from it (stages: `checkpointing(ctx)`). */
+  checkpoint?: { readonly dir: string; readonly every: number },
 ): Promise<void> => {
   const data = encodeExamples(m.tokenizer, examples);
   const regulariser = reg && reg.lambda > 0 ? await makeRegulariser(m, reg) : undefined;
@@ -126,6 +128,7 @@ export const trainLM = async (
       clipNorm: t.clipNorm,
       seed,
       onProgress,
+      checkpoint: checkpoint ? trainCheckpointHooks(checkpoint.dir, checkpoint.every, m.config) : undefined,
     });
   } finally {
     regulariser?.dispose();
