@@ -14,7 +14,7 @@ import { type LMConfig, type LMParams, lmForward, lmLoss, lmVariables } from "./
 import { guidedLogProbs } from "./nado/losses.ts";
 import { type NadoConfig, type NadoParams, nadoForward } from "./nado/model.ts";
 import { ops } from "./ops.ts";
-import { type HistoryEntry, type TrainProgress, train } from "./train.ts";
+import { type HistoryEntry, type TrainOptions, type TrainProgress, train } from "./train.ts";
 import { stopGradient } from "./grad.ts";
 
 export { stopGradient };
@@ -133,6 +133,8 @@ export interface FinetuneOptions extends FinetuneSettings {
   /** λ and the frozen θ̄, φ; omitted or λ = 0: plain fine-tuning (the guide is then never run). */
   readonly regulariser?: { readonly guide: RegulariserGuide; readonly lambda: number };
   readonly onProgress?: (p: TrainProgress) => void;
+  /** Save the training state every `every` steps and resume from it (ml/checkpoint.ts trainCheckpointHooks). */
+  readonly checkpoint?: TrainOptions<TokenBatch>["checkpoint"];
 }
 
 /** The loss of one drawn batch (ml/batches.ts TokenBatch) for finetuneLM's model and regulariser. */
@@ -180,5 +182,6 @@ export const finetuneLM = async (o: FinetuneOptions): Promise<HistoryEntry[]> =>
     clipNorm: o.clipNorm,
     seed: o.seed,
     onProgress: o.onProgress,
+    checkpoint: o.checkpoint,
   });
 };

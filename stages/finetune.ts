@@ -5,7 +5,7 @@
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
-import { mlStage, trainProgress } from "./common.ts";
+import { checkpointing, mlStage, trainProgress } from "./common.ts";
 import { loadModel, readMix, saveModel, trainingFields, trainLM } from "./models.ts";
 
 export const finetune = defineStage({
@@ -29,7 +29,7 @@ export const finetune = defineStage({
         const examples = readMix(inputs.mix).map((e) => ({ ...e, regularise: !params.adaptive || e.domain === "toxic" }));
         await trainLM(model, examples, params, params.seed, trainProgress(ctx), {
           snapshot: inputs.model, nado: inputs.nado, lambda: params.lambda, alpha: params.alpha,
-        });
+        }, checkpointing(ctx));
         await saveModel(model, ctx.outDir);
       } finally {
         model.dispose();

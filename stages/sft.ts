@@ -4,7 +4,7 @@
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
-import { mlStage, trainProgress } from "./common.ts";
+import { checkpointing, mlStage, trainProgress } from "./common.ts";
 import { loadModel, readMix, saveModel, trainingFields, trainLM } from "./models.ts";
 
 export const sft = defineStage({
@@ -22,7 +22,7 @@ export const sft = defineStage({
     mlStage(ctx, async () => {
       const model = await loadModel(inputs.model);
       try {
-        await trainLM(model, readMix(inputs.mix), params, params.seed, trainProgress(ctx));
+        await trainLM(model, readMix(inputs.mix), params, params.seed, trainProgress(ctx), undefined, checkpointing(ctx));
         await saveModel(model, ctx.outDir);
       } finally {
         model.dispose();
