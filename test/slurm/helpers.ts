@@ -1,6 +1,7 @@
 // Shared set-up of the Slurm tests: one cluster per test file (skipped with a message when Slurm is not
 // installed), runs under the slurm executor, and small probes of the store.
 import { after, before } from "node:test";
+import { until as pollUntil } from "../engine/helpers.ts";
 import { existsSync, readdirSync } from "node:fs";
 import { plan, restrict } from "../../engine/Graph.ts";
 import type { AnyPipeline } from "../../engine/Pipeline.ts";
@@ -31,13 +32,8 @@ export const byId = (s: RunSummary) => new Map(s.instances.map((i) => [i.id, i])
 /** Nothing left in the staging area. */
 export const noStaging = (root: string): boolean => !existsSync(stagingRoot(root)) || readdirSync(stagingRoot(root)).length === 0;
 
-export const until = async (cond: () => boolean, what: string, ms = 60_000): Promise<void> => {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+/** Poll every 100 ms (Slurm's state changes slowly), 60 s by default. */
+export const until = (cond: () => boolean, what: string, ms = 60_000): Promise<void> => pollUntil(cond, what, ms, 100);
 
 /** The newest job recorded for an instance. */
 export const jobRow = (e: Engine, instance: string) =>

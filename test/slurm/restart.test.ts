@@ -4,11 +4,10 @@
 // instance once.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { tempDir } from "../engine/helpers.ts";
+import { lastJson, startCli, tempDir, type Proc } from "../engine/helpers.ts";
 import { slurmMissing, startCluster, type Cluster } from "./cluster.ts";
 import { until } from "./helpers.ts";
 
@@ -20,22 +19,7 @@ before(async () => {
 });
 after(async () => cluster?.stop());
 
-interface Proc {
-  readonly child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  readonly done: Promise<number | null>;
-}
-
-const start = (args: string[]): Proc => {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...cluster!.env, ACFT_SLURM_POLL_MS: "250" } });
-  const p: Proc = { child, stdout: "", stderr: "", done: new Promise((res) => child.on("exit", (code) => res(code))) };
-  child.stdout!.on("data", (b) => (p.stdout += b));
-  child.stderr!.on("data", (b) => (p.stderr += b));
-  return p;
-};
-
-const lastJson = (s: string) => JSON.parse(s.trim().split("\n").at(-1)!);
+const start = (args: string[]): Proc => startCli(CLI, args, { ...cluster!.env, ACFT_SLURM_POLL_MS: "250" });
 
 interface JobRow { job_id: string; instance_id: string; state: string; run_id: number }
 const jobs = (root: string): JobRow[] => {
