@@ -1,6 +1,7 @@
 // The project's additions to the engine CLI: `acft data check|fetch` (data/cli.ts) and the global
 // `--backend` flag (ml/backend.ts), which forked stage workers inherit through ACFT_BACKEND.
-import type { Command, GlobalOption } from "./engine/Cli.ts";
+import { resolve } from "node:path";
+import { PLANNING, type Command, type GlobalOption } from "./engine/Cli.ts";
 import { UsageError } from "./engine/Errors.ts";
 import { BACKENDS } from "./ml/backend.ts";
 
@@ -34,6 +35,33 @@ export const dataCommand: Command = {
       return 1;
     }
     throw new UsageError({ message: `acft data: expected "check" or "fetch", got ${sub === undefined ? "nothing" : `"${sub}"`}` });
+  },
+};
+
+export const exportCommand: Command = {
+  name: "export",
+  summary: "write a model of a pipeline (its current cached result) as a Hugging Face directory: config.json, model.safetensors, tokenizer",
+  usage: "acft export <pipeline> <instance> --out DIR [--set k=v]... [--model PATH] [--data-dir D] [--size S] [--seed N]",
+  options: { ...PLANNING, out: { type: "string" } },
+  positionals: 2,
+  run: async (ctx) => {
+    const [name, id] = ctx.positionals;
+    if (!name || !id) throw new UsageError({ message: `acft export: name a pipeline and a model instance, e.g. \`acft export paper sft-model --out ./sft-hf\` (ids: acft dag <pipeline>)` });
+    const out = ctx.values.out as string | undefined;
+    if (!out) throw new UsageError({ message: "acft export: pass --out DIR, a new or empty directory for the Hugging Face files" });
+    const p = ctx.plan(name);
+    const node = p.byId.get(id) ?? p.nodes.find((n) => n.aliases.includes(id));
+    if (!node || node.kind !== "stage")
+      throw new UsageError({ message: `acft export: ${name} has no instance "${id}" (ids: acft dag ${name})` });
+    const { status } = await import("./engine/Status.ts");
+    const engine = ctx.engine();
+    const st = status(engine, p).find((s) => s.id === node.id)!;
+    if (st.status !== "cached" || !st.outputDigest)
+      throw new UsageError({ message: `acft export: ${node.id} is not computed for these params (${st.reasons[0] ?? "stale"}); run \`acft run ${name} --only '${node.id}'\` with the same flags first` });
+    const { exportHf } = await import("./stages/export.ts");
+    const { files } = await exportHf(engine.store.dirPath(st.outputDigest), resolve(out));
+    ctx.out(ctx.json ? JSON.stringify({ instance: node.id, out: resolve(out), files }) + "\n" : `exported ${node.id} to ${resolve(out)}: ${files.join(", ")}\n`);
+    return 0;
   },
 };
 

@@ -13,6 +13,7 @@ import { curvesSvg, sweepPlot } from "./Plot.ts";
 import type { AnyPipeline } from "./Pipeline.ts";
 import { formatSeconds, makeDisplay } from "./Progress.ts";
 import { Engine } from "./Runner.ts";
+import { EXECUTOR_OPTIONS, EXECUTOR_USAGE, executorFromFlags, jobLines, jobsNow } from "./ExecutorCli.ts";
 import { PROVENANCE } from "./RunStore.ts";
 import { status } from "./Status.ts";
 import { asParams, describeParams, type ParamInfo } from "./Params.ts";
@@ -67,8 +68,9 @@ export interface CliConfig {
 
 const GLOBAL: Options = { store: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } };
 /** Flags that plan a pipeline; the shortcuts map to pipeline params (`--data-dir D` = `--set <pipeline>.dataDir=D`). */
-const PLANNING: Options = { set: { type: "string", multiple: true }, only: { type: "string", multiple: true }, "data-dir": { type: "string" }, seed: { type: "string" }, size: { type: "string" } };
-const SHORTCUTS: Record<string, string> = { "data-dir": "dataDir", seed: "seed", size: "size" };
+/** Flags that plan a pipeline (for commands that take one: `options: { ...PLANNING, … }`). */
+export const PLANNING: Options = { set: { type: "string", multiple: true }, only: { type: "string", multiple: true }, "data-dir": { type: "string" }, seed: { type: "string" }, size: { type: "string" }, model: { type: "string" } };
+const SHORTCUTS: Record<string, string> = { "data-dir": "dataDir", seed: "seed", size: "size", model: "model" };
 
 const pipelineArg = (ctx: CommandContext, cmd: string): string => {
   const name = ctx.positionals[0];
@@ -86,20 +88,23 @@ const intFlag = (v: unknown, flag: string, min: number): number | undefined => {
 const runCommand: Command = {
   name: "run",
   summary: "run a pipeline, reusing cached results",
-  usage: "acft run <pipeline> [--set k=v]... [--only GLOB]... [--jobs N] [--keep-going] [--dry-run] [--lock-timeout S] [--verbose] [--json]",
+  usage: `acft run <pipeline> [--set k=v]... [--only GLOB]... [--jobs N] [--keep-going] [--dry-run] [--lock-timeout S] [--verbose] [--json] ${EXECUTOR_USAGE}`,
   options: { ...PLANNING, jobs: { type: "string", short: "j" }, "keep-going": { type: "boolean" }, "dry-run": { type: "boolean" },
-    "lock-timeout": { type: "string" }, verbose: { type: "boolean", short: "v" } },
+    "lock-timeout": { type: "string" }, verbose: { type: "boolean", short: "v" }, ...EXECUTOR_OPTIONS },
   positionals: 1,
   run: async (ctx) => {
     const p = ctx.plan(pipelineArg(ctx, "run"));
     // Every flag is validated before anything runs, --dry-run included.
-    const jobs = intFlag(ctx.values.jobs, "jobs", 1);
+    const exec = executorFromFlags(ctx.values);
+    const jobs = exec.jobs ?? intFlag(ctx.values.jobs, "jobs", 1);
     const lockTimeoutMs = (intFlag(ctx.values["lock-timeout"], "lock-timeout", 1) ?? 7200) * 1000;
     const engine = ctx.engine();
     if (ctx.values["dry-run"]) return printStatus(ctx, engine, p, true);
     const display = makeDisplay(ctx.json ? ctx.err : ctx.out, ctx.tty && !ctx.json, { verbose: Boolean(ctx.values.verbose) });
     const summary = await engine.run(p, {
       jobs,
+      executor: exec.executor,
+      retries: exec.retries,
       keepGoing: Boolean(ctx.values["keep-going"]),
       lockTimeoutMs,
       command: ctx.argv.join(" "),
@@ -116,10 +121,10 @@ const runCommand: Command = {
   },
 };
 
-const printStatus = (ctx: CommandContext, engine: Engine, p: Plan, explainAll: boolean): number => {
+const printStatus = (ctx: CommandContext, engine: Engine, p: Plan, explainAll: boolean, jobs?: unknown[]): number => {
   const st = status(engine, p);
   if (ctx.json) {
-    ctx.out(JSON.stringify({ pipeline: p.pipeline, instances: st.map(({ id, stage, status, seconds, reasons }) => ({ id, stage, status, seconds, reasons })) }) + "\n");
+    ctx.out(JSON.stringify({ pipeline: p.pipeline, instances: st.map(({ id, stage, status, seconds, reasons }) => ({ id, stage, status, seconds, reasons })), ...(jobs ? { jobs } : {}) }) + "\n");
     return 0;
   }
   for (const s of st) {
@@ -137,7 +142,11 @@ const statusCommand: Command = {
   usage: "acft status <pipeline> [--set k=v]... [--only GLOB]... [--explain] [--json]",
   options: { ...PLANNING, explain: { type: "boolean" } },
   positionals: 1,
-  run: async (ctx) => printStatus(ctx, ctx.engine(), ctx.plan(pipelineArg(ctx, "status")), Boolean(ctx.values.explain)),
+  run: async (ctx) => {
+    const jobs = await jobsNow(ctx.engine());
+    if (!ctx.json) ctx.out(jobLines(jobs));
+    return printStatus(ctx, ctx.engine(), ctx.plan(pipelineArg(ctx, "status")), Boolean(ctx.values.explain), jobs);
+  },
 };
 
 const dagCommand: Command = {

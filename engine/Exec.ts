@@ -1,6 +1,7 @@
 // Executing one stage's `run` (in-process or inside a worker): decode params and inputs, build the
 // context, run the Effect, encode the output. Shared by Runner (inline) and Worker (forked).
 import { Cause, Effect, Exit } from "effect";
+import { mkdirSync } from "node:fs";
 import { canonicalJson, sha256 } from "./Canonical.ts";
 import { StageFailed } from "./Errors.ts";
 import { asParams, decodeWith, encodeWith } from "./Params.ts";
@@ -19,6 +20,8 @@ export interface Job {
   readonly outDir: string;
   /** Seconds the execution that produced each (non-external) input took, from the run database. */
   readonly inputSeconds?: Readonly<Record<string, number>>;
+  /** Resumable state of this instance (same key) across failed attempts and runs; created on first use. */
+  readonly checkpointDir?: string;
 }
 
 export interface Sink {
@@ -47,6 +50,11 @@ export const executeStage = async (stage: AnyStage, job: Job, sink: Sink, lazyOu
     inputSeconds: (name) => job.inputSeconds?.[name],
     get outDir() {
       return job.outDir || (lazyOutDir ? lazyOutDir() : job.outDir);
+    },
+    get checkpointDir() {
+      if (!job.checkpointDir) throw new Error(`stage ${job.instanceId}: no checkpoint directory was given to this execution`);
+      mkdirSync(job.checkpointDir, { recursive: true });
+      return job.checkpointDir;
     },
   };
   const exit = await Effect.runPromiseExit(Effect.suspend(() => stage.run({ params, inputs, ctx })));

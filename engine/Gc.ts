@@ -5,6 +5,9 @@ import type { Plan } from "./Graph.ts";
 import type { Engine } from "./Runner.ts";
 import { STALE_LOCK_MS } from "./RunStore.ts";
 import { status } from "./Status.ts";
+import { jobsInFlight } from "./JobStore.ts";
+import { isActive } from "./Slurm.ts";
+import { cleanStaging } from "./Staging.ts";
 
 export interface GcReport {
   readonly removed: number;
@@ -31,6 +34,7 @@ export const gc = (engine: Engine, plans: ReadonlyArray<Plan>, keepRuns: number,
   if (!dryRun) {
     for (const e of engine.db.cacheEntries()) if (gone.has(e.output_digest)) engine.db.cacheDelete(e.cache_key);
     freedBytes += engine.store.cleanScratch(pidAlive);
+    freedBytes += cleanStaging(engine.root, new Set(jobsInFlight(engine.db, isActive).map((j) => j.staging)));
     staleLocks = engine.db.cleanLocks(pidAlive, STALE_LOCK_MS);
   } else staleLocks = engine.db.staleLocks(pidAlive, STALE_LOCK_MS).length;
   return { removed, kept, freedBytes, staleLocks };

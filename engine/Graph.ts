@@ -4,6 +4,8 @@ import { digestOf } from "./Canonical.ts";
 import { asParams, decodeWith, describeParams, encodeWith, parseOverrideValue } from "./Params.ts";
 import { collect, type AnyPipeline, type RawNode } from "./Pipeline.ts";
 import type { AnyStage } from "./Stage.ts";
+import type { Resources } from "./Executor.ts";
+import { isResourceOverride, resolveResources } from "./Resources.ts";
 
 export interface Override {
   readonly target: string;
@@ -21,6 +23,8 @@ export type PlanNode =
       readonly paramsEncoded: Readonly<Record<string, unknown>>;
       readonly inputs: Readonly<Record<string, string>>;
       readonly aliases: ReadonlyArray<string>;
+      /** Declared resources with `--set <stage|instance>.resources.<key>` applied (never part of the key). */
+      readonly resources?: Resources;
     }
   | { readonly kind: "external"; readonly id: string; readonly path: string; readonly aliases: ReadonlyArray<string> };
 
@@ -160,11 +164,13 @@ export const plan = (
   pipeline: AnyPipeline,
   opts: { overrides?: ReadonlyArray<string | Override>; params?: Record<string, unknown> } = {},
 ): Plan => {
-  const overrides = (opts.overrides ?? []).map((o) => (typeof o === "string" ? parseOverride(o) : o));
+  const all = (opts.overrides ?? []).map((o) => (typeof o === "string" ? parseOverride(o) : o));
+  const overrides = all.filter((o) => !isResourceOverride(o));
   const params = pipelineParams(pipeline, opts.params ?? {}, overrides);
   const raw = collect(pipeline, params);
   const decoded = new Map(applyOverrides(pipeline, raw, overrides).map((d) => [d.node.id, d]));
   checkInputs(raw);
+  const resources = resolveResources([...decoded.values()].flatMap((d) => (d.node.kind === "stage" ? [{ id: d.node.id, stage: d.node.stage, params: d.params }] : [])), all.filter(isResourceOverride));
   // Structural dedupe: same stage, code, params and (deduped) inputs → one instance, first id wins.
   const canon = new Map<string, string>(), seen = new Map<string, PlanNode>(), nodes: PlanNode[] = [];
   for (const n of topoOrder(raw)) {
@@ -180,7 +186,7 @@ export const plan = (
     }
     const node: PlanNode = n.kind === "external"
       ? { kind: "external", id: n.id, path: n.path, aliases: [] }
-      : { kind: "stage", id: n.id, stage: n.stage, params: d.params, paramsEncoded: d.encoded, inputs, aliases: [] };
+      : { kind: "stage", id: n.id, stage: n.stage, params: d.params, paramsEncoded: d.encoded, inputs, aliases: [], resources: resources.get(n.id) };
     canon.set(n.id, n.id), seen.set(skey, node), nodes.push(node);
   }
   return { pipeline: pipeline.name, params, nodes, byId: new Map(nodes.map((n) => [n.id, n])) };

@@ -30,10 +30,16 @@ const MIGRATIONS: ReadonlyArray<string> = [
    CREATE TABLE locks (
      cache_key TEXT PRIMARY KEY, instance_id TEXT, pid INTEGER, host TEXT, token TEXT,
      acquired_at TEXT, heartbeat_ms INTEGER);`,
+  // Batch jobs of the slurm executor (JobStore.ts): a restarted head re-attaches to them by cache key.
+  `CREATE TABLE jobs (
+     executor TEXT NOT NULL, job_id TEXT NOT NULL, run_id INTEGER NOT NULL, instance_id TEXT NOT NULL, cache_key TEXT NOT NULL,
+     staging TEXT NOT NULL, log TEXT NOT NULL, state TEXT NOT NULL, node TEXT, reason TEXT, exit_code INTEGER,
+     submitted_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (executor, job_id));
+   CREATE INDEX jobs_by_key ON jobs(cache_key, submitted_at);`,
 ];
 
 /** Engine tables; result tables may not take these names. */
-const RESERVED = new Set(["runs", "executions", "cache", "metrics", "result_tables", "file_digests", "locks", "schema_migrations"]);
+const RESERVED = new Set(["runs", "executions", "cache", "metrics", "result_tables", "file_digests", "locks", "schema_migrations", "jobs"]);
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Columns every result-table row carries: which run, instance and key produced it, and its inputs' keys. */
 export const PROVENANCE: ReadonlyArray<string> = ["run_id", "instance_id", "cache_key", "source_keys"];

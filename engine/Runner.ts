@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { ArtifactStore, digestExternal, makeDir, pidAlive, type ArtifactKind } from "./ArtifactStore.ts";
 import { ArtifactCorrupt, boundText, DatabaseError, isEngineError, LockTimeout, StageFailed, storeError } from "./Errors.ts";
 import { executeStage, type Job, type JobResult, type Sink } from "./Exec.ts";
+import { localExecutor, withRetries, type ExecResult, type Executor } from "./Executor.ts";
 import type { Plan, PlanNode } from "./Graph.ts";
 import { codeOf, keyOf, type KeyParts } from "./Keys.ts";
 import { databaseError, RunStore, STALE_LOCK_MS, type CacheEntry, type TableEmit } from "./RunStore.ts";
@@ -50,6 +51,10 @@ export interface RunOptions {
   readonly lockTimeoutMs?: number;
   readonly command?: string;
   readonly onEvent?: (e: RunEvent) => void;
+  /** Where forked instances execute (default: local worker processes; `jobs` is the concurrency). */
+  readonly executor?: (engine: Engine, jobs: number) => Executor;
+  /** Re-execute a failed instance up to this many times (default 0). */
+  readonly retries?: number;
 }
 
 const WORKER = new URL("./workerMain.ts", import.meta.url);
@@ -64,6 +69,8 @@ export interface WorkerBundle {
   readonly has: (moduleUrl: string) => boolean;
 }
 let bundle: WorkerBundle | undefined;
+/** The bundle this process runs from, if any (executors that start workers elsewhere run them from it too). */
+export const workerBundle = (): WorkerBundle | undefined => bundle;
 
 /** Called by the bundle's entry: fork workers from it (no tsx) for the stages it contains. */
 export const useWorkerBundle = (b: WorkerBundle | undefined): void => {
@@ -74,8 +81,8 @@ export const useWorkerBundle = (b: WorkerBundle | undefined): void => {
  * Bundled worker when the stage's module is in this process's bundle, else workerMain.ts through tsx
  * (also when the bundle file was pruned meanwhile: a run lasting days while sources change).
  */
-const spawnWorker = (moduleUrl: string) => {
-  const opts = { stdio: ["ignore", "pipe", "pipe", "ipc"] as ("ignore" | "pipe" | "ipc")[], serialization: "advanced" as const };
+const spawnWorker = (moduleUrl: string, env?: NodeJS.ProcessEnv) => {
+  const opts = { stdio: ["ignore", "pipe", "pipe", "ipc"] as ("ignore" | "pipe" | "ipc")[], serialization: "advanced" as const, env };
   return bundle?.has(moduleUrl) && existsSync(bundle.entry)
     ? fork(bundle.entry, ["--acft-worker"], { ...opts, execArgv: process.env.ACFT_SOURCE_MAPS === "1" ? ["--enable-source-maps"] : [] })
     : fork(WORKER, [], { ...opts, execArgv: ["--import", TSX] });
@@ -94,9 +101,9 @@ interface Produced {
 }
 
 /** Run a stage job in a child process, relaying its messages to `sink`. */
-export const forkJob = (job: Job, sink: Sink): Promise<JobResult> =>
+export const forkJob = (job: Job, sink: Sink, env?: NodeJS.ProcessEnv): Promise<JobResult> =>
   new Promise((resolve, reject) => {
-    const child = spawnWorker(job.moduleUrl);
+    const child = spawnWorker(job.moduleUrl, env);
     const stderr: string[] = [];
     let settled = false;
     const lines = (buf: Buffer, keep?: string[]) =>
@@ -202,6 +209,7 @@ class Scheduler {
   /** The first failure of the run database: no further instance starts, and the run ends failed. */
   fatal: DatabaseError | undefined;
   private readonly emit: (e: RunEvent) => void;
+  private executor!: Executor;
 
   constructor(private readonly engine: Engine, private readonly plan: Plan, private readonly runId: number, private readonly opts: RunOptions) {
     this.emit = opts.onEvent ?? (() => {});
@@ -209,6 +217,8 @@ class Scheduler {
 
   async all(): Promise<InstanceResult[]> {
     const jobs = Math.max(1, this.opts.jobs ?? availableParallelism());
+    this.executor = withRetries(this.opts.executor?.(this.engine, jobs) ?? localExecutor(forkJob, jobs), this.opts.retries ?? 0, (job, attempt, e) =>
+      this.emit({ type: "log", id: job.instanceId, message: `attempt ${attempt} failed (${String((e as Error).message ?? e).split("\n")[0].slice(0, 200)}); retrying` }));
     const waiting = new Map(this.plan.nodes.map((n) => [n.id, n.kind === "stage" ? new Set(Object.values(n.inputs)) : new Set<string>()]));
     const ready = this.plan.nodes.filter((n) => waiting.get(n.id)!.size === 0);
     const users = new Map<string, PlanNode[]>(this.plan.nodes.map((n) => [n.id, []]));
@@ -410,13 +420,15 @@ class Scheduler {
           const s = p.path === undefined ? db.cacheGet(p.key)?.seconds : undefined;
           return typeof s === "number" ? [[k, s]] : [];
         })),
+        checkpointDir: join(store.root, "store", "checkpoints", key),
         inputs: Object.fromEntries(Object.entries(inputs).map(([k, p]) => [
           k, p.path !== undefined ? { path: p.path } : p.kind === "directory" ? { path: store.dirPath(p.digest) } : { json: JSON.parse(store.readValue(p.digest)) },
         ])),
       };
-      const r = n.stage.process === "inline" ? await executeStage(n.stage, job, sink, outDir) : await forkJob(job, sink);
+      const r: ExecResult = n.stage.process === "inline" && this.executor.runsInline ? await executeStage(n.stage, job, sink, outDir)
+        : await this.executor.execute(job, sink, { runId: this.runId, stage: n.stage.name, outputKind: n.stage.output.kind, resources: n.resources ?? {} });
       if (this.fatal) throw this.fatal; // a metric could not be recorded: do not cache a half-recorded result
-      const put = r.text !== undefined ? store.putValue(r.text) : store.putDirectory(outDir());
+      const put = r.put ?? (r.text !== undefined ? store.putValue(r.text) : store.putDirectory(outDir()));
       if (put.replaced)
         this.emit({ type: "warn", id: n.id, message: `the store held a corrupt copy of this output (${put.digest.slice(0, 12)}…): replaced it with the fresh one` });
       const seconds = Math.round(performance.now() - t0) / 1000;
@@ -424,6 +436,7 @@ class Scheduler {
       db.commitSuccess({ runId: this.runId, instanceId: n.id, stage: n.stage.name, key, keyParts: parts, kind: n.stage.output.kind,
         digest: put.digest, bytes: put.bytes, tables, sourceKeys, startedAt, seconds });
       this.produced.set(n.id, { kind: n.stage.output.kind, digest: put.digest, key });
+      rmSync(job.checkpointDir!, { recursive: true, force: true });
       const res: InstanceResult = { id: n.id, stage: n.stage.name, status: "ran", seconds, key };
       this.results.set(n.id, res);
       this.emit({ type: "finish", result: res });

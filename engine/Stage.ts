@@ -2,6 +2,7 @@
 import { type Effect, Schema } from "effect";
 import { asParams, checkParamsSchema } from "./Params.ts";
 import { DefinitionError } from "./Errors.ts";
+import type { Resources } from "./Executor.ts";
 
 /** A JSON value stored canonically and content-digested. */
 export interface ValueOutput<A = any, I = any> {
@@ -40,6 +41,12 @@ export interface StageContext {
   readonly table: (name: string, rows: ReadonlyArray<Row>) => void;
   /** A fresh, empty directory: the output for directory stages, scratch space for others. */
   readonly outDir: string;
+  /**
+   * Where to save resumable state (e.g. training checkpoints): it survives a failed, timed-out or preempted
+   * attempt of this instance (same cache key; `--retries`, or a rerun) and is removed once the instance
+   * succeeded. Never part of the key or the output: a resumed run must produce the same output.
+   */
+  readonly checkpointDir: string;
   /** The `seed` param when the stage has one, else a 31-bit number derived from its params. */
   readonly seed: number;
   readonly instanceId: string;
@@ -70,6 +77,8 @@ export interface Stage<
   readonly output: O;
   /** "fork" (default): a child process, so CPU-heavy stages use separate cores. "inline": trivial stages. */
   readonly process: Process;
+  /** CPUs, memory, GPUs and time limit an instance needs (a function of its params, e.g. by size); `--set <stage>.resources.cpus=4` overrides. */
+  readonly resources?: Resources | ((params: Schema.Struct.Type<F>) => Resources);
   readonly run: (args: {
     readonly params: Schema.Struct.Type<F>;
     readonly inputs: { readonly [K in keyof I]: InputValue<I[K]> };

@@ -19,7 +19,7 @@ const send = (m: FromWorker): Promise<void> => new Promise((res) => process.send
 /** Imports a stage module given its source file URL. */
 export type ModuleLoader = (moduleUrl: string) => Promise<unknown>;
 
-const findStage = async (load: ModuleLoader, moduleUrl: string, name: string): Promise<AnyStage> => {
+export const findStage = async (load: ModuleLoader, moduleUrl: string, name: string): Promise<AnyStage> => {
   const mod = (await load(moduleUrl)) as Record<string, unknown>;
   const stage = Object.values(mod).find((v) => isStage(v) && v.name === name);
   if (!stage) throw new Error(`module ${moduleUrl} does not export a stage named "${name}"; export the stage value`);

@@ -15,7 +15,7 @@ import { type LoraParams, loraAdapter, loraVariables } from "./lora.ts";
 import { guidedLogProbs } from "./nado/losses.ts";
 import { type NadoConfig, type NadoParams, nadoForward } from "./nado/model.ts";
 import { ops } from "./ops.ts";
-import { type HistoryEntry, type TrainProgress, train } from "./train.ts";
+import { type HistoryEntry, type TrainOptions, type TrainProgress, train } from "./train.ts";
 import { stopGradient } from "./grad.ts";
 
 export { stopGradient };
@@ -139,6 +139,8 @@ export interface FinetuneOptions extends FinetuneSettings {
    */
   readonly lora?: LoraParams;
   readonly onProgress?: (p: TrainProgress) => void;
+  /** Save the training state every `every` steps and resume from it (ml/checkpoint.ts trainCheckpointHooks). */
+  readonly checkpoint?: TrainOptions<TokenBatch>["checkpoint"];
 }
 
 /** The loss of one drawn batch (ml/batches.ts TokenBatch) for finetuneLM's model and regulariser. */
@@ -187,5 +189,6 @@ export const finetuneLM = async (o: FinetuneOptions): Promise<HistoryEntry[]> =>
     clipNorm: o.clipNorm,
     seed: o.seed,
     onProgress: o.onProgress,
+    checkpoint: o.checkpoint,
   });
 };

@@ -11,6 +11,7 @@ import { evalToxicity } from "../stages/evalToxicity.ts";
 import { filter } from "../stages/filter.ts";
 import { finetune } from "../stages/finetune.ts";
 import { guided } from "../stages/guided.ts";
+import { importModel } from "../stages/importModel.ts";
 import { jigsawMix } from "../stages/jigsawMix.ts";
 import { jigsawTable } from "../stages/jigsawTable.ts";
 import { judge } from "../stages/judge.ts";
@@ -35,11 +36,17 @@ export interface StudyOptions {
   /** "" = the synthetic world; else an external data dir in the layout of ../shared/datasets. */
   readonly dataDir: string;
   readonly schedule: Schedule;
+  /** A pretrained checkpoint (HF directory or .gguf) as the base model; "" or absent = pretrain one. */
+  readonly model?: string;
   /** Prefix of every instance id (the `seeds` pipeline runs one study per seed). */
   readonly prefix?: string;
 }
 
-/** The shared upstream: data, mix, tokenizer, base LM, oracle. */
+/**
+ * The shared upstream: data, mix, tokenizer, base LM, oracle. With a pretrained `model`, the base is the
+ * imported checkpoint (its content digest in the key) and its own tokenizer serves the judge too: the
+ * tokenizer and pretraining stages drop out.
+ */
 export interface Upstream { readonly S: StudySize; readonly data: Dir; readonly mixed: Dir; readonly bpe: Dir; readonly base: Dir; readonly oracle: Dir; readonly id: (s: string) => string; readonly seed: number }
 
 export const upstream = (p: Builder, o: StudyOptions): Upstream => {
@@ -48,9 +55,14 @@ export const upstream = (p: Builder, o: StudyOptions): Upstream => {
   // The data does not depend on the study seed: seeds vary the models, not the world.
   const data = o.dataDir !== "" ? p.external(o.dataDir, { id: "data" }) : p.add(synthetic, { id: "data", params: S.synthetic });
   const mixed = p.add(mix, { id: id("finetune-mix"), params: { seed: o.seed, ...S.mix }, inputs: { data } });
+  const orc = p.add(oracle, { id: "toxicity-oracle", params: S.oracle, inputs: { data } });
+  if (o.model) {
+    const checkpoint = p.external(o.model, { id: "checkpoint" });
+    const base = p.add(importModel, { id: id("base-lm"), params: { contextLength: S.arch.contextLength }, inputs: { checkpoint } });
+    return { S, data, mixed, bpe: base, base, oracle: orc, id, seed: o.seed };
+  }
   const bpe = p.add(tokenizer, { id: "bpe", params: S.tokenizer, inputs: { data } });
   const base = p.add(pretrain, { id: id("base-lm"), params: { seed: o.seed, ...S.arch, ...S.pretrain }, inputs: { tokenizer: bpe, data } });
-  const orc = p.add(oracle, { id: "toxicity-oracle", params: S.oracle, inputs: { data } });
   return { S, data, mixed, bpe, base, oracle: orc, id, seed: o.seed };
 };
 

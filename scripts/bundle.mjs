@@ -76,6 +76,9 @@ const load = (url) => Object.hasOwn(modules, url) ? modules[url]() : Promise.rej
 if (process.argv[2] === "--acft-worker") {
   const { serveJobs } = await import(${JSON.stringify(join(root, "engine", "Worker.ts"))});
   serveJobs(load);
+} else if (process.argv[2] === "--acft-slurm-worker") {
+  const { runStagedJob } = await import(${JSON.stringify(join(root, "engine", "Staging.ts"))});
+  process.exitCode = await runStagedJob(load, process.argv[3]);
 } else {
   const { useWorkerBundle } = await import(${JSON.stringify(join(root, "engine", "Runner.ts"))});
   useWorkerBundle({ entry: fileURLToPath(import.meta.url), has: (url) => Object.hasOwn(modules, url) });

@@ -44,6 +44,19 @@ export const mlStage = <A>(ctx: StageContext, work: () => Promise<A>): Effect.Ef
 export const syncStage = <A>(work: () => A): Effect.Effect<A, unknown> => Effect.try({ try: work, catch: (e) => e });
 
 /** Training progress → the engine's bar (steps) and metrics (loss every `every` steps). */
+/**
+ * Where and how often a training stage saves its resumable state: ctx.checkpointDir every
+ * ACFT_CHECKPOINT_EVERY steps (default 100; 0 turns it off). A stage executed again after a failure,
+ * a Slurm TIMEOUT or a node failure (`--retries`, or a rerun) resumes from the last save, bit for bit.
+ */
+export const checkpointing = (ctx: StageContext): { dir: string; every: number } | undefined => {
+  const raw = process.env.ACFT_CHECKPOINT_EVERY;
+  const every = raw === undefined || raw === "" ? 100 : Number(raw);
+  if (!Number.isInteger(every) || every < 0)
+    throw new StageInputError({ stage: ctx.instanceId, message: `${ctx.instanceId}: ACFT_CHECKPOINT_EVERY must be an integer >= 0 (steps between saves; 0 = off), got "${raw!.slice(0, 200)}"` });
+  return every === 0 ? undefined : { dir: ctx.checkpointDir, every };
+};
+
 export const trainProgress = (ctx: StageContext, label = "steps", every = 10) =>
   (p: { done: number; steps: number; loss: number; step: number; evalLoss?: number }): void => {
     ctx.progress(p.done, p.steps, label);

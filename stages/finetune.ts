@@ -5,7 +5,7 @@
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
-import { mlStage, trainProgress } from "./common.ts";
+import { checkpointing, mlStage, trainProgress } from "./common.ts";
 import { disposeAdapter, loraFields, loraSettings, saveAdapter } from "./lora.ts";
 import { loadModel, readMix, saveModel, trainingFields, trainLM } from "./models.ts";
 
@@ -31,7 +31,7 @@ export const finetune = defineStage({
         const examples = readMix(inputs.mix).map((e) => ({ ...e, regularise: !params.adaptive || e.domain === "toxic" }));
         const adapter = await trainLM(model, examples, params, params.seed, trainProgress(ctx), {
           snapshot: inputs.model, nado: inputs.nado, lambda: params.lambda, alpha: params.alpha,
-        }, loraSettings(params, model.config));
+        }, checkpointing(ctx), loraSettings(params, model.config));
         try {
           await saveModel(model, ctx.outDir);
           await saveAdapter(ctx.outDir, adapter, model.config);

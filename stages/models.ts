@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { encodeExamples, type TextExample } from "../ml/batches.ts";
-import { loadLM, saveLM } from "../ml/checkpoint.ts";
+import { loadLM, saveLM, trainCheckpointHooks } from "../ml/checkpoint.ts";
 import { plainLanguageModel } from "../ml/languageModel.ts";
 import type { EvalLanguageModel } from "../ml/eval/types.ts";
 import { lmTokenScorer, type TokenScorer } from "../ml/eval/perplexity.ts";
@@ -110,6 +110,9 @@ export const trainLM = async (
   m: Model, examples: readonly (Example & TextExample)[], t: Training, seed: number,
   onProgress: (p: TrainProgress) => void,
   reg?: { readonly snapshot: string; readonly nado: string; readonly lambda: number; readonly alpha: number },
+  /** Save the training state into `dir` every `every` steps and resume from it (stages: `checkpointing(ctx)`). */
+  checkpoint?: { readonly dir: string; readonly every: number },
+  /** Train only a LoRA adapter with these settings (the checkpoints then hold the adapter's state). */
   lora?: LoraSettings,
 ): Promise<LoraParams | undefined> => {
   const data = encodeExamples(m.tokenizer, examples);
@@ -120,6 +123,7 @@ export const trainLM = async (
       params: m.params, config: m.config, data, pad: m.tokenizer.pad, seed, onProgress, lora: adapter,
       steps: t.steps, batchSize: t.batchSize, lr: t.lr, warmup: t.warmup, weightDecay: t.weightDecay, clipNorm: t.clipNorm,
       regulariser: guide && { guide: guide.guide, lambda: reg!.lambda },
+      checkpoint: checkpoint ? trainCheckpointHooks(checkpoint.dir, checkpoint.every, m.config) : undefined,
     });
     if (adapter) mergeLora(m.params, adapter);
   } catch (e) {

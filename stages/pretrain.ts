@@ -6,7 +6,7 @@
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output, type StageContext } from "../engine/Stage.ts";
-import { mlStage, trainProgress } from "./common.ts";
+import { checkpointing, mlStage, trainProgress } from "./common.ts";
 import { Rng } from "../data/synthetic/rng.ts";
 import { generalParagraphs, oracleTexts, STATEMENT_SEP } from "./corpora.ts";
 import { archFields, createModel, saveModel, trainingFields, trainLM, type Example } from "./models.ts";
@@ -35,7 +35,7 @@ export const pretrainRun = (clean: boolean) =>
     mlStage(ctx, async () => {
       const model = createModel(inputs.tokenizer, params, params.seed);
       try {
-        await trainLM(model, pretrainExamples(inputs.data, clean, params.threadSize, params.seed), params, params.seed, trainProgress(ctx));
+        await trainLM(model, pretrainExamples(inputs.data, clean, params.threadSize, params.seed), params, params.seed, trainProgress(ctx), undefined, checkpointing(ctx));
         await saveModel(model, ctx.outDir);
       } finally {
         model.dispose();

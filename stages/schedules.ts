@@ -41,7 +41,7 @@ export const schedulesStage = (jobs: readonly string[]) => {
         const v = ins as Record<string, any>;
         const rows = SCHEDULES.map((schedule) => {
           const byIteration = new Map<number, number[]>();
-          for (const j of jobs) {
+          for (const j of Object.keys(v)) { // the job inputs, in their order (a batch-job worker has no `jobs`)
             const m = JOB.exec(j);
             if (!m || m[1] !== schedule) continue;
             const secs = ctx.inputSeconds(j) ?? Number.NaN;
@@ -55,3 +55,9 @@ export const schedulesStage = (jobs: readonly string[]) => {
       }),
   });
 };
+
+/**
+ * What batch-job workers (`--executor slurm`) import: they find a stage by module and name, so the factory's
+ * stages must have an exported one of the same name; `run` reads the job names from its inputs.
+ */
+export const schedules = schedulesStage([]);

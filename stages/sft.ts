@@ -4,7 +4,7 @@
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
-import { mlStage, trainProgress } from "./common.ts";
+import { checkpointing, mlStage, trainProgress } from "./common.ts";
 import { disposeAdapter, loraFields, loraSettings, saveAdapter } from "./lora.ts";
 import { loadModel, readMix, saveModel, trainingFields, trainLM } from "./models.ts";
 
@@ -24,7 +24,7 @@ export const sft = defineStage({
     mlStage(ctx, async () => {
       const model = await loadModel(inputs.model);
       try {
-        const adapter = await trainLM(model, readMix(inputs.mix), params, params.seed, trainProgress(ctx), undefined, loraSettings(params, model.config));
+        const adapter = await trainLM(model, readMix(inputs.mix), params, params.seed, trainProgress(ctx), undefined, checkpointing(ctx), loraSettings(params, model.config));
         try {
           await saveModel(model, ctx.outDir);
           await saveAdapter(ctx.outDir, adapter, model.config);

@@ -21,7 +21,8 @@
 // Dequantisation computes d·q in float32 then adds m in float32, as ggml and the `gguf` Python
 // package do, so results are bit-identical to theirs.
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { CheckpointFormatError, quote } from "./errors.ts";
+import { ModelFormatError } from "../errors.ts";
+import { quote } from "./errors.ts";
 
 export const GGUF_SUPPORTED_VERSIONS = [2, 3] as const;
 
@@ -98,7 +99,7 @@ export interface GgufFile {
 }
 
 const fail = (path: string, message: string, where: { tensor?: string; field?: string } = {}): never => {
-  throw new CheckpointFormatError({ path, ...where, message: `${path}: ${message}` });
+  throw new ModelFormatError({ file: path, ...where, message: `${path}: ${message}` });
 };
 
 const toNumber = (v: unknown): unknown => {
@@ -258,6 +259,6 @@ export const dequantize = (type: number, bytes: Uint8Array, n: number): Float32A
       }
       return out;
     default:
-      throw new CheckpointFormatError({ path: "", field: "type", message: `ggml type ${ggmlTypeName(type)} is not supported (supported: ${SUPPORTED_LIST})` });
+      throw new ModelFormatError({ file: "", field: "type", message: `ggml type ${ggmlTypeName(type)} is not supported (supported: ${SUPPORTED_LIST})` });
   }
 };

@@ -8,7 +8,8 @@
 // i < d/2). We undo it, as transformers' GGUF loader does, so a loaded model uses rotate-half RoPE
 // everywhere: GGUF row h·d + 2i + j -> HF row h·d + j·(d/2) + i, with heads = attention.head_count
 // for q and attention.head_count_kv for k (biases, when present, move the same way).
-import { CheckpointFormatError, quote } from "./errors.ts";
+import { ModelFormatError } from "../errors.ts";
+import { quote } from "./errors.ts";
 import { type GgufFile, openGguf } from "./gguf.ts";
 
 /** Hugging Face `config.json` fields of a Llama model, as read from GGUF metadata. */
@@ -44,11 +45,11 @@ export const ggufLlamaConfig = (f: GgufFile): HfLlamaConfig => {
   const m = f.metadata;
   const arch = m["general.architecture"];
   if (arch !== "llama")
-    throw new CheckpointFormatError({ path: f.path, field: "general.architecture", message: `${f.path}: architecture ${quote(arch)} is not supported by the GGUF Llama loader (supported: "llama"); use a Llama-family GGUF or the Hugging Face directory of the model` });
+    throw new ModelFormatError({ file: f.path, field: "general.architecture", message: `${f.path}: architecture ${quote(arch)} is not supported by the GGUF Llama loader (supported: "llama"); use a Llama-family GGUF or the Hugging Face directory of the model` });
   const need = (key: string, fallback?: number): number => {
     const v = m[key] ?? fallback;
     if (typeof v !== "number" || !Number.isFinite(v) || v <= 0)
-      throw new CheckpointFormatError({ path: f.path, field: key, message: `${f.path}: metadata ${key} is ${v === undefined ? "missing" : quote(v)}; a Llama GGUF needs it as a positive number` });
+      throw new ModelFormatError({ file: f.path, field: key, message: `${f.path}: metadata ${key} is ${v === undefined ? "missing" : quote(v)}; a Llama GGUF needs it as a positive number` });
     return v;
   };
   const id = (key: string): number | undefined => {
@@ -63,10 +64,10 @@ export const ggufLlamaConfig = (f: GgufFile): HfLlamaConfig => {
   const kvHeads = need("llama.attention.head_count_kv", heads);
   const headDim = need("llama.rope.dimension_count", hidden / heads);
   if (hidden % heads !== 0 || heads % kvHeads !== 0 || headDim % 2 !== 0)
-    throw new CheckpointFormatError({ path: f.path, field: "llama.attention.head_count", message: `${f.path}: embedding_length ${hidden}, head_count ${heads}, head_count_kv ${kvHeads}, rope.dimension_count ${headDim} are inconsistent (need heads | d_model, kv heads | heads, even head dim)` });
+    throw new ModelFormatError({ file: f.path, field: "llama.attention.head_count", message: `${f.path}: embedding_length ${hidden}, head_count ${heads}, head_count_kv ${kvHeads}, rope.dimension_count ${headDim} are inconsistent (need heads | d_model, kv heads | heads, even head dim)` });
   const scaling = m["llama.rope.scaling.type"];
   if (scaling !== undefined && scaling !== "none")
-    throw new CheckpointFormatError({ path: f.path, field: "llama.rope.scaling.type", message: `${f.path}: RoPE scaling ${quote(scaling)} is not supported (only plain RoPE); use a model without rope scaling` });
+    throw new ModelFormatError({ file: f.path, field: "llama.rope.scaling.type", message: `${f.path}: RoPE scaling ${quote(scaling)} is not supported (only plain RoPE); use a model without rope scaling` });
   const names = new Set(f.tensorInfos.map((t) => t.name));
   const cfg: HfLlamaConfig = {
     model_type: "llama",
@@ -189,10 +190,10 @@ export const ggufLlamaTensors = (f: GgufFile): { config: HfLlamaConfig; tensors:
   for (const t of f.tensorInfos) {
     const hf = hfLlamaName(t.name);
     if (!hf || !expected.has(hf))
-      throw new CheckpointFormatError({ path: f.path, tensor: t.name, message: `${f.path}: tensor ${quote(t.name)} is not part of a ${config.num_hidden_layers}-layer Llama (supported names: token_embd, blk.N.{${Object.keys(LAYER_NAMES).join(",")}}, output_norm, output); this GGUF is of a variant acft does not load` });
+      throw new ModelFormatError({ file: f.path, tensor: t.name, message: `${f.path}: tensor ${quote(t.name)} is not part of a ${config.num_hidden_layers}-layer Llama (supported names: token_embd, blk.N.{${Object.keys(LAYER_NAMES).join(",")}}, output_norm, output); this GGUF is of a variant acft does not load` });
     const want = expected.get(hf)!;
     if (want.join(",") !== t.shape.join(","))
-      throw new CheckpointFormatError({ path: f.path, tensor: t.name, message: `${f.path}: tensor ${quote(t.name)} has row-major shape [${t.shape.join(", ")}] but the metadata implies [${want.join(", ")}] for ${hf}; the file's metadata and tensors disagree` });
+      throw new ModelFormatError({ file: f.path, tensor: t.name, message: `${f.path}: tensor ${quote(t.name)} has row-major shape [${t.shape.join(", ")}] but the metadata implies [${want.join(", ")}] for ${hf}; the file's metadata and tensors disagree` });
     const heads = /\.attn_q\./.test(t.name) ? nh : /\.attn_k\./.test(t.name) ? nkv : 0;
     const cols = t.shape.length > 1 ? t.shape[1] : 1;
     tensors.push({
@@ -203,7 +204,7 @@ export const ggufLlamaTensors = (f: GgufFile): { config: HfLlamaConfig; tensors:
   const have = new Set(tensors.map((t) => t.name));
   for (const name of expected.keys())
     if (!have.has(name))
-      throw new CheckpointFormatError({ path: f.path, tensor: name, message: `${f.path}: the Llama checkpoint lacks ${name} (GGUF tensor ${ggufLlamaName(name)}); the file is incomplete` });
+      throw new ModelFormatError({ file: f.path, tensor: name, message: `${f.path}: the Llama checkpoint lacks ${name} (GGUF tensor ${ggufLlamaName(name)}); the file is incomplete` });
   return { config, tensors };
 };
 

@@ -1,41 +1,17 @@
 // Separate processes: SIGKILL mid-run, and two concurrent `acft run`s on one store.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pidAlive } from "../../engine/ArtifactStore.ts";
 import { RunStore } from "../../engine/RunStore.ts";
 import { plan } from "../../engine/Graph.ts";
 import { slow } from "./fixtures/pipelines.ts";
-import { tempDir, withEngine } from "./helpers.ts";
+import { lastJson, startCli, tempDir, until, withEngine, type Proc } from "./helpers.ts";
 
 const CLI = "test/engine/fixtures/cli.ts";
 
-interface Proc {
-  readonly child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  readonly done: Promise<number | null>;
-}
-
-const start = (args: string[]): Proc => {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  const p: Proc = { child, stdout: "", stderr: "", done: new Promise((res) => child.on("exit", (code) => res(code))) };
-  child.stdout!.on("data", (b) => (p.stdout += b));
-  child.stderr!.on("data", (b) => (p.stderr += b));
-  return p;
-};
-
-const until = async (cond: () => boolean, what: string, ms = 90_000): Promise<void> => {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
-
-const lastJson = (s: string) => JSON.parse(s.trim().split("\n").at(-1)!);
+const start = (args: string[]): Proc => startCli(CLI, args);
 
 test("SIGKILL mid-run leaves no visible artifact nor cached record; the next run recomputes", async () => {
   const root = tempDir(), pidFile = join(root, "worker.pid"), gate = join(root, "gate");

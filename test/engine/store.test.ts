@@ -59,7 +59,7 @@ test("run DB: migrations are idempotent; result tables gain columns and keep pro
   db.commitSuccess({ ...base, instanceId: "i1", key: "k3", sourceKeys: {}, tables: [{ name: "scores", rows: [{ method: "a2", acc: 0.6 }] }] });
   db.close();
   const again = new RunStore(root); // reopening runs no migration twice
-  assert.deepEqual(again.db.prepare("SELECT version FROM schema_migrations").all(), [{ version: 1 }]);
+  assert.deepEqual(again.db.prepare("SELECT version FROM schema_migrations").all(), [{ version: 1 }, { version: 2 }]);
   const rows = again.tables().scores;
   assert.deepEqual(rows.map((r) => [r.method, r.acc, r.ppl, r.instance_id, r.cache_key]), [["b", 0.7, 12, "i2", "k2"], ["a2", 0.6, null, "i1", "k3"]]);
   assert.throws(() => again.commitSuccess({ ...base, instanceId: "i3", key: "k4", sourceKeys: {}, tables: [{ name: "runs", rows: [] }] }), (e: any) => e._tag === "DefinitionError" && /"runs"/.test(e.message));

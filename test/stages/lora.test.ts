@@ -41,7 +41,7 @@ test("trainLM with LoRA: the saved model is the base plus the merged adapter, sa
   await saveModel(base, join(dir, "base"));
   const m = await loadModel(join(dir, "base"));
   const settings = loraSettings({ loraRank: 2, loraAlpha: 4, loraDropout: 0.1, loraTargets: "c_attn,mlp.c_proj" }, m.config)!;
-  const adapter = await trainLM(m, examples, training, 3, () => {}, undefined, settings);
+  const adapter = await trainLM(m, examples, training, 3, () => {}, undefined, undefined, settings);
   assert.ok(adapter && adapter.modules.length === 4);
   const out = join(dir, "out");
   await saveModel(m, out);

@@ -90,3 +90,17 @@ test("a data dir replaces the synthetic world with an external input", () => {
   assert.equal(p.byId.get("data")?.kind, "external");
   assert.equal(plan(paper).byId.get("data")?.kind, "stage");
 });
+
+test("--model: the base is the imported checkpoint, the tokenizer and pretraining stages drop out, the judge uses its tokenizer", () => {
+  for (const pipeline of [paper, ablations, seeds]) {
+    const p = plan(pipeline, { overrides: [`${pipeline.name}.model=/models/tiny.gguf`] });
+    const stages = new Set(p.nodes.flatMap((n) => (n.kind === "stage" ? [n.stage.name] : [])));
+    assert.ok(!stages.has("pretrain") && !stages.has("tokenizer"), `${pipeline.name}: ${[...stages].join(", ")}`);
+    const base = node(p, "base-lm");
+    assert.equal(base.stage.name, "importModel");
+    assert.equal(p.byId.get(base.inputs.checkpoint)?.kind, "external");
+    if (pipeline === paper) assert.equal(node(p, "judge-lm").inputs.tokenizer, base.id);
+  }
+  const own = plan(paper);
+  assert.equal(node(own, "base-lm").stage.name, "pretrain");
+});

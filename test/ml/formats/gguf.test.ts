@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CheckpointFormatError } from "../../../ml/formats/errors.ts";
+import { ModelFormatError } from "../../../ml/errors.ts";
 import { GGUF_VALUE_TYPES, dequantize, openGguf, readGguf } from "../../../ml/formats/gguf.ts";
 
 const FIX = new URL("../../fixtures/pretrained/", import.meta.url).pathname;
@@ -135,8 +135,8 @@ const bytes = readFileSync(QUANT);
 const write = (name: string, b: Uint8Array): string => { const p = join(tmp, name); writeFileSync(p, b); return p; };
 const rejects = async (path: string, re: RegExp, where: { tensor?: string; field?: string } = {}) => {
   await assert.rejects(openGguf(path), (e: unknown) => {
-    assert.ok(e instanceof CheckpointFormatError, `expected CheckpointFormatError, got ${e}`);
-    assert.equal(e.path, path);
+    assert.ok(e instanceof ModelFormatError, `expected ModelFormatError, got ${e}`);
+    assert.equal(e.file, path);
     assert.match(e.message, re);
     assert.ok(e.message.includes(path), "the message names the file");
     if (where.tensor) assert.equal(e.tensor, where.tensor);
@@ -197,7 +197,7 @@ test("tensor data out of bounds, and misaligned", async () => {
 test("asking for a tensor that is not there lists the ones that are", async () => {
   const f = await openGguf(QUANT);
   try {
-    assert.throws(() => f.readTensor("nope"), (e: unknown) => e instanceof CheckpointFormatError && e.tensor === "nope" && /has no tensor "nope" \(it has \["f32\.odd"/.test(e.message));
+    assert.throws(() => f.readTensor("nope"), (e: unknown) => e instanceof ModelFormatError && e.tensor === "nope" && /has no tensor "nope" \(it has \["f32\.odd"/.test(e.message));
   } finally {
     f.close();
   }

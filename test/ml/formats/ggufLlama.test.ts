@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CheckpointFormatError } from "../../../ml/formats/errors.ts";
+import { ModelFormatError } from "../../../ml/errors.ts";
 import { openGguf } from "../../../ml/formats/gguf.ts";
 import { type HfCheckpoint, ggufLlamaConfig, ggufLlamaName, ggufLlamaTensors, ggufToHfLlama, hfLlamaName, readGgufLlama, unpermuteRope } from "../../../ml/formats/ggufLlama.ts";
 
@@ -199,7 +199,7 @@ const fails = async (path: string, re: RegExp, where: { tensor?: string; field?:
   const f = await openGguf(path);
   try {
     assert.throws(() => ggufToHfLlama(f), (e: unknown) => {
-      assert.ok(e instanceof CheckpointFormatError, `expected CheckpointFormatError, got ${e}`);
+      assert.ok(e instanceof ModelFormatError, `expected ModelFormatError, got ${e}`);
       assert.match(e.message, re);
       assert.ok(e.message.startsWith(path));
       if (where.tensor) assert.equal(e.tensor, where.tensor);
@@ -240,6 +240,6 @@ test("RoPE scaling is refused, naming the field", async () => {
   const f = await openGguf(TINY);
   f.close();
   assert.throws(() => ggufLlamaConfig({ ...f, metadata: { ...f.metadata, "llama.rope.scaling.type": "linear" } }),
-    (e: unknown) => e instanceof CheckpointFormatError && e.field === "llama.rope.scaling.type" && /RoPE scaling "linear" is not supported/.test(e.message));
+    (e: unknown) => e instanceof ModelFormatError && e.field === "llama.rope.scaling.type" && /RoPE scaling "linear" is not supported/.test(e.message));
   assert.equal(ggufLlamaConfig({ ...f, metadata: { ...f.metadata, "llama.rope.scaling.type": "none" } }).rope_theta, 500);
 });

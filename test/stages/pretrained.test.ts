@@ -1,0 +1,77 @@
+// A study on a user's pretrained checkpoint (`--model PATH`): the base model is imported from the file,
+// its content digest is in the cache key (moving the file reruns nothing; editing it reruns the base
+// and what depends on it), and a bad checkpoint fails the import with a typed error naming the file.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCli } from "../../engine/Cli.ts";
+import { pipelines } from "../../pipelines/index.ts";
+import { exportCommand } from "../../commands.ts";
+
+const FIXTURE = new URL("../fixtures/pretrained/tiny-llama.gguf", import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), "acft-model-"));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+const acft = async (...args: string[]) => {
+  let out = "", err = "";
+  const code = await runCli([...args, "--store", join(dir, "store"), "--json"], { pipelines, commands: [exportCommand], io: { out: (s) => void (out += s), err: (s) => void (err += s), tty: false } });
+  const last = JSON.parse(out.trim().split("\n").at(-1)!);
+  return { code, err, last, status: (id: string) => last.instances?.find((i: { id: string }) => i.id === id)?.status };
+};
+
+test("--model: the checkpoint's content is in the key — moved, nothing reruns; edited, the base reruns", async () => {
+  const a = join(dir, "a.gguf"), b = join(dir, "b.gguf");
+  copyFileSync(FIXTURE, a);
+  const first = await acft("run", "smoke", "--model", a, "--only", "eval/base/perplexity");
+  assert.equal(first.code, 0, first.err);
+  assert.equal(first.status("base-lm"), "ran");
+  assert.equal(first.status("eval/base/perplexity"), "ran");
+
+  renameSync(a, b);
+  const moved = await acft("run", "smoke", "--model", b, "--only", "eval/base/perplexity");
+  assert.equal(moved.code, 0, moved.err);
+  assert.ok(moved.last.instances.every((i: { status: string }) => i.status === "cached"), JSON.stringify(moved.last.instances));
+
+  // Change one weight: the last 4 bytes of the file are the end of the last tensor's data (F32).
+  const bytes = readFileSync(b);
+  bytes.writeFloatLE(bytes.readFloatLE(bytes.length - 4) + 0.5, bytes.length - 4);
+  writeFileSync(b, bytes);
+  const edited = await acft("run", "smoke", "--model", b, "--only", "eval/base/perplexity");
+  assert.equal(edited.code, 0, edited.err);
+  assert.equal(edited.status("base-lm"), "ran");
+  assert.equal(edited.status("eval/base/perplexity"), "ran");
+  assert.equal(edited.status("data"), "cached");
+
+  // acft export: the study's base model as a Hugging Face directory, read back with the same numbers.
+  const out = join(dir, "exported");
+  const ex = await acft("export", "smoke", "base-lm", "--model", b, "--out", out);
+  assert.equal(ex.code, 0, ex.err);
+  assert.deepEqual(ex.last.files, ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]);
+  const { loadPretrained, limitContext } = await import("../../ml/pretrained.ts");
+  const { lmForward, disposeParams, lmVariables } = await import("../../ml/lm.ts");
+  const tf = await import("@tensorflow/tfjs");
+  const [src, back] = [await loadPretrained(b), await loadPretrained(out)];
+  const cut = limitContext(src.config, src.params, back.config.contextLength);
+  const ids = src.tokenizer.encode("Once upon a time, a tiny model", { bos: true });
+  assert.deepEqual(back.tokenizer.encode("Once upon a time, a tiny model", { bos: true }), ids);
+  const logits = (m: { params: typeof src.params; config: typeof src.config }) =>
+    tf.tidy(() => Array.from(lmForward(m.params, m.config, tf.tensor2d([ids], [1, ids.length], "int32")).logits.dataSync()));
+  assert.deepEqual(logits(back), logits(cut));
+  for (const m of [cut, back]) disposeParams(lmVariables(m.params));
+  const again = await acft("export", "smoke", "base-lm", "--model", b, "--out", out);
+  assert.equal(again.code, 1);
+  assert.match(again.err, /is not empty; export into a new or empty directory/);
+});
+
+test("--model with a file that is not a checkpoint: the import fails naming the file; nothing is cached", async () => {
+  const bad = join(dir, "bad.gguf");
+  writeFileSync(bad, "not a gguf file at all");
+  const r = await acft("run", "smoke", "--model", bad, "--only", "base-lm");
+  assert.equal(r.code, 1);
+  const base = r.last.instances.find((i: { id: string }) => i.id === "base-lm");
+  assert.equal(base.status, "failed");
+  assert.match(base.error, new RegExp(`${bad}`));
+  assert.ok(statSync(bad).size > 0);
+});
