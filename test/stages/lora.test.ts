@@ -62,3 +62,28 @@ test("trainLM with LoRA: the saved model is the base plus the merged adapter, sa
   disposeLora(lora);
   for (const x of [base, m, again, saved]) x.dispose();
 });
+
+test("trainLM with LoRA and a checkpoint: interrupted and resumed gives the uninterrupted adapter and model, bit for bit", async () => {
+  const run = async (ckpt?: string, stopAt?: number, seen: number[] = []) => {
+    const m = await loadModel(join(dir, "base"));
+    const settings = loraSettings({ loraRank: 2, loraAlpha: 4, loraDropout: 0.1, loraTargets: "all-linear" }, m.config)!;
+    try {
+      const a = await trainLM(m, examples, { ...training, steps: 6 }, 5, (p) => {
+        if (p.done === stopAt) throw new Error("interrupted"); // before step 3's save: the last save is step 2's
+        seen.push(p.done);
+      }, undefined, ckpt ? { dir: ckpt, every: 2 } : undefined, settings);
+      const out = { model: values(m), b: a!.modules.map((u) => Array.from(u.b.dataSync())) };
+      disposeLora(a!);
+      return out;
+    } finally {
+      m.dispose();
+    }
+  };
+  const whole = await run();
+  const ckpt = join(dir, "lora-ckpt");
+  await assert.rejects(run(ckpt, 3), /interrupted/);
+  const seen: number[] = [];
+  const resumed = await run(ckpt, undefined, seen);
+  assert.deepEqual(seen, [3, 4, 5, 6], "it resumed after step 2");
+  assert.deepEqual(resumed, whole);
+});
