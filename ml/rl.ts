@@ -26,7 +26,7 @@ import { type LoraParams, loraAdapter, loraVariables } from "./lora.ts";
 import { ops } from "./ops.ts";
 import { deriveSeed, makeRng, permutation } from "./prng.ts";
 import type { SamplingOptions } from "./sampling.ts";
-import { train, type HistoryEntry } from "./train.ts";
+import { train, type HistoryEntry, type TrainOptions } from "./train.ts";
 import { stopGradient } from "./grad.ts";
 
 /** A bad RL setting or rollout (K < 2, a sequence longer than the context…), named precisely. */
@@ -183,6 +183,8 @@ export interface RLOptions {
   readonly clipNorm?: number; // default 1
   readonly seed?: number;
   readonly onProgress?: (p: RLProgress) => void;
+  /** Save the training state every `every` steps and resume from it (ml/checkpoint.ts trainCheckpointHooks). */
+  readonly checkpoint?: TrainOptions<unknown>["checkpoint"];
 }
 
 export interface RLProgress extends HistoryEntry {
@@ -244,6 +246,7 @@ export async function trainRL(o: RLOptions): Promise<RLHistoryEntry[]> {
     clipNorm: o.clipNorm ?? 1,
     seed: o.seed ?? 0,
     onProgress: (p) => o.onProgress?.({ ...p, reward: rewards.get(p.step) ?? NaN }),
+    checkpoint: o.checkpoint,
   });
   return history.map((h) => ({ ...h, reward: rewards.get(h.step) ?? NaN }));
 }

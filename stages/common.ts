@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Data, Effect } from "effect";
 import type { StageContext } from "../engine/Stage.ts";
+import { trainCheckpointHooks } from "../ml/checkpoint.ts";
 
 /** A stage's input was not what it expected (a file missing from a directory input, an empty set). */
 export class StageInputError extends Data.TaggedError("StageInputError")<{ readonly stage: string; readonly message: string }> {}
@@ -43,7 +44,6 @@ export const mlStage = <A>(ctx: StageContext, work: () => Promise<A>): Effect.Ef
 /** Plain (non-ML) work as an Effect that keeps typed errors. */
 export const syncStage = <A>(work: () => A): Effect.Effect<A, unknown> => Effect.try({ try: work, catch: (e) => e });
 
-/** Training progress → the engine's bar (steps) and metrics (loss every `every` steps). */
 /**
  * Where and how often a training stage saves its resumable state: ctx.checkpointDir every
  * ACFT_CHECKPOINT_EVERY steps (default 100; 0 turns it off). A stage executed again after a failure,
@@ -56,6 +56,12 @@ export const checkpointing = (ctx: StageContext): { dir: string; every: number }
     throw new StageInputError({ stage: ctx.instanceId, message: `${ctx.instanceId}: ACFT_CHECKPOINT_EVERY must be an integer >= 0 (steps between saves; 0 = off), got "${raw!.slice(0, 200)}"` });
   return every === 0 ? undefined : { dir: ctx.checkpointDir, every };
 };
+
+/** train()'s checkpoint hooks for `checkpointing`'s place and interval (undefined: no checkpoints). */
+export const checkpointHooks = (c: { dir: string; every: number } | undefined, config: unknown) =>
+  c && trainCheckpointHooks(c.dir, c.every, config);
+
+/** Training progress → the engine's bar (steps) and metrics (loss every `every` steps). */
 
 export const trainProgress = (ctx: StageContext, label = "steps", every = 10) =>
   (p: { done: number; steps: number; loss: number; step: number; evalLoss?: number }): void => {

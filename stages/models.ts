@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { encodeExamples, type TextExample } from "../ml/batches.ts";
-import { loadLM, saveLM, trainCheckpointHooks } from "../ml/checkpoint.ts";
+import { loadLM, saveLM } from "../ml/checkpoint.ts";
 import { plainLanguageModel } from "../ml/languageModel.ts";
 import type { EvalLanguageModel } from "../ml/eval/types.ts";
 import { lmTokenScorer, type TokenScorer } from "../ml/eval/perplexity.ts";
@@ -21,7 +21,7 @@ import { nadoVariables, type NadoConfig, type NadoParams } from "../ml/nado/mode
 import { TOKENIZER_FILE, trainTokenizer, type TextTokenizer } from "../ml/tokenizer.ts";
 import { tokenizerFromFiles } from "../ml/tokenizers/pretrained.ts";
 import type { TrainProgress } from "../ml/train.ts";
-import { readJson, readJsonl, StageInputError, writeJson } from "./common.ts";
+import { checkpointHooks, readJson, readJsonl, StageInputError, writeJson } from "./common.ts";
 
 export const MODEL_MANIFEST = "model.json";
 export const GUIDED_MANIFEST = MODEL_MANIFEST;
@@ -123,7 +123,7 @@ export const trainLM = async (
       params: m.params, config: m.config, data, pad: m.tokenizer.pad, seed, onProgress, lora: adapter,
       steps: t.steps, batchSize: t.batchSize, lr: t.lr, warmup: t.warmup, weightDecay: t.weightDecay, clipNorm: t.clipNorm,
       regulariser: guide && { guide: guide.guide, lambda: reg!.lambda },
-      checkpoint: checkpoint ? trainCheckpointHooks(checkpoint.dir, checkpoint.every, m.config) : undefined,
+      checkpoint: checkpointHooks(checkpoint, m.config),
     });
     if (adapter) mergeLora(m.params, adapter);
   } catch (e) {

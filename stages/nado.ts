@@ -7,7 +7,7 @@ import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
 import type { StageContext } from "../engine/Stage.ts";
-import { mlStage, readJson, trainProgress } from "./common.ts";
+import { checkpointHooks, checkpointing, mlStage, readJson, trainProgress } from "./common.ts";
 import { disposeParams } from "../ml/lm.ts";
 import { nadoVariables } from "../ml/nado/model.ts";
 import { trainNado, type NadoSample } from "../ml/nado/train.ts";
@@ -32,7 +32,7 @@ const run = (ctx: StageContext, params: NadoParams, base: string, samples: strin
       const { nado } = await trainNado({
         base: model.params, baseCfg: model.config, nadoCfg, samples: readJson<NadoSample[]>(samples, "samples.json"), nadoInit: warm?.params,
         beta: params.beta, steps: params.steps, batchSize: params.batchSize, lr: params.lr, padId: model.tokenizer.pad, seed: params.seed,
-        onProgress: trainProgress(ctx),
+        onProgress: trainProgress(ctx), checkpoint: checkpointHooks(checkpointing(ctx), nadoCfg),
       });
       await saveNado(ctx.outDir, { params: nado, cfg: nadoCfg });
       disposeParams(nadoVariables(nado));

@@ -5,7 +5,7 @@ import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
 import { ToxicityClassifier } from "../ml/classify.ts";
-import { mlStage, readJson } from "./common.ts";
+import { checkpointHooks, checkpointing, mlStage, readJson } from "./common.ts";
 import { oracleReward, trainRL } from "../ml/rl.ts";
 import { initLora, mergeLora } from "../ml/lora.ts";
 import { deriveSeed } from "../ml/prng.ts";
@@ -49,7 +49,7 @@ export const rl = defineStage({
           reward: oracleReward(clf, (ids) => tok.decode([...ids]), params.mode),
           steps: params.steps, k: params.k, promptsPerStep: params.promptsPerStep, klCoef: params.klCoef, maxNewTokens: params.maxNewTokens,
           sampling: { temperature: params.temperature }, eos: tok.eos, optimizer: { lr: params.lr, weightDecay: params.weightDecay },
-          clipNorm: params.clipNorm, seed: params.seed,
+          clipNorm: params.clipNorm, seed: params.seed, checkpoint: checkpointHooks(checkpointing(ctx), policy.config),
           onProgress: (p) => {
             ctx.progress(p.done, p.steps, "steps");
             ctx.metric("reward", p.reward, p.step);

@@ -6,7 +6,7 @@ import { packRows } from "../batches.ts";
 import { fitPrompt, generateIds } from "../generate.ts";
 import { type LMConfig, type LMParams, lmForward } from "../lm.ts";
 import { deriveSeed, makeRng } from "../prng.ts";
-import { type HistoryEntry, type TrainProgress, train } from "../train.ts";
+import { type HistoryEntry, type TrainOptions, type TrainProgress, train } from "../train.ts";
 import { headBiasFor, importanceWeights, nadoLoss } from "./losses.ts";
 import { check } from "../errors.ts";
 import { type NadoConfig, type NadoParams, initNado, nadoForward, nadoVariables } from "./model.ts";
@@ -95,6 +95,8 @@ export interface TrainNadoOptions {
   padId?: number;
   seed: number;
   onProgress?: (p: TrainProgress) => void;
+  /** Save the training state every `every` steps and resume from it (ml/checkpoint.ts trainCheckpointHooks). */
+  checkpoint?: TrainOptions<unknown>["checkpoint"];
 }
 
 /**
@@ -158,6 +160,7 @@ export const trainNado = async (o: TrainNadoOptions): Promise<{ nado: NadoParams
     ...nadoTrainSettings(o.steps, o.lr),
     seed: o.seed,
     onProgress: o.onProgress,
+    checkpoint: o.checkpoint,
   });
   return { nado, history };
 };
