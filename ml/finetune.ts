@@ -13,7 +13,7 @@ import { check } from "./errors.ts";
 import { type LinearAdapter, type LMConfig, type LMParams, lmForward, lmLoss, lmVariables } from "./lm.ts";
 import { type LoraParams, loraAdapter, loraVariables } from "./lora.ts";
 import { guidedLogProbs } from "./nado/losses.ts";
-import { type NadoConfig, type NadoParams, nadoForward } from "./nado/model.ts";
+import { type NadoConfig, type NadoParams, nadoOnBase } from "./nado/model.ts";
 import { ops } from "./ops.ts";
 import { type HistoryEntry, type TrainOptions, type TrainProgress, train } from "./train.ts";
 import { stopGradient } from "./grad.ts";
@@ -102,9 +102,9 @@ export const regularisedBatchLoss = (
 ): tf.Scalar => {
   const N = b.targets.shape[0];
   const logits = lmForward(model.params, model.cfg, b.inputs, { training: model.training, seed: model.seed, adapter: model.adapter }).logits.reshape([N, -1]) as tf.Tensor2D;
-  const qLogProbs = lambda === 0 ? undefined
-    : (guidedLogProbs(lmForward(guide.snapshot, guide.snapshotCfg, b.inputs).logits, nadoForward(guide.nado, guide.nadoCfg, b.inputs), guide.alpha)
-        .reshape([N, -1]) as tf.Tensor2D);
+  const snapshot = lambda === 0 ? undefined : lmForward(guide.snapshot, guide.snapshotCfg, b.inputs);
+  const qLogProbs = snapshot === undefined ? undefined
+    : (guidedLogProbs(snapshot.logits, nadoOnBase(guide.nado, guide.nadoCfg, b.inputs, snapshot), guide.alpha).reshape([N, -1]) as tf.Tensor2D);
   return regularisedLoss({ ...b, logits, qLogProbs }, lambda, ops().softmaxCrossEntropy).loss;
 };
 

@@ -17,6 +17,7 @@ const nadoParams = Schema.Struct({
   seed: param(Schema.Int, 1, "seed of the NADO initialisation and batch order"),
   beta: param(Schema.Number.pipe(Schema.nonNegative()), 0.5, "β, weight of the consistency regulariser"),
   nLayers: param(Schema.Int.pipe(Schema.positive()), 2, "NADO transformer blocks (its width follows the base model)"),
+  baseHidden: param(Schema.Boolean, false, "the NADO also reads the frozen base model's hidden states (a small NADO on top of a large pretrained base); decoding and the regulariser feed them too"),
   steps: param(Schema.Int.pipe(Schema.nonNegative()), 150, "optimizer steps"),
   batchSize: param(Schema.Int.pipe(Schema.positive()), 16, "samples per step"),
   lr: param(Schema.Number.pipe(Schema.positive()), 1e-3, "peak learning rate (AdamW, warmup + cosine decay)"),
@@ -28,7 +29,7 @@ const run = (ctx: StageContext, params: NadoParams, base: string, samples: strin
     const model = await loadModel(base);
     const warm = init === undefined ? undefined : await loadNado(init);
     try {
-      const nadoCfg = warm?.cfg ?? { body: { ...model.config, nLayers: params.nLayers } };
+      const nadoCfg = warm?.cfg ?? { body: { ...model.config, nLayers: params.nLayers }, ...(params.baseHidden ? { baseHidden: model.config.dModel } : {}) };
       const { nado } = await trainNado({
         base: model.params, baseCfg: model.config, nadoCfg, samples: readJson<NadoSample[]>(samples, "samples.json"), nadoInit: warm?.params,
         beta: params.beta, steps: params.steps, batchSize: params.batchSize, lr: params.lr, padId: model.tokenizer.pad, seed: params.seed,

@@ -2,30 +2,31 @@
 // q(v|h) ∝ p(v|h) R_φ(h ⊕ v)^α and score continuations under q, so every evaluation can use it.
 import * as tf from "@tensorflow/tfjs";
 import type { TokenScorer } from "../eval/perplexity.ts";
-import { type LMConfig, type LMParams } from "../lm.ts";
+import { type LMConfig, type LMParams, lmForward } from "../lm.ts";
 import { type LanguageModel, plainLanguageModel } from "../languageModel.ts";
 import type { TextTokenizer } from "../tokenizer.ts";
 import { guidedLogProbs } from "./losses.ts";
-import { type NadoConfig, type NadoParams, nadoForward } from "./model.ts";
+import { type NadoConfig, type NadoParams, nadoForward, nadoOnBase } from "./model.ts";
 import { guidedTokenLogProbs } from "./score.ts";
 
-/** z at the last position of each (unpadded) sequence: (B, V). One forward per row (rows differ in length). */
-const lastZ = (nado: NadoParams, cfg: NadoConfig, seqs: number[][]): tf.Tensor2D =>
+/**
+ * z at the last position of each (unpadded) sequence: (B, V). One forward per row (rows differ in
+ * length); a NADO that reads the base's hidden states gets them from a base forward over the same window.
+ */
+const lastZ = (nado: NadoParams, cfg: NadoConfig, seqs: number[][], base: { params: LMParams; config: LMConfig }): tf.Tensor2D =>
   tf.concat(seqs.map((s) => {
-    const ids = s.slice(Math.max(0, s.length - cfg.body.contextLength));
-    const z = nadoForward(nado, cfg, tf.tensor2d([ids], [1, ids.length], "int32"));
-    return z.slice([0, ids.length - 1, 0], [1, 1, -1]).reshape([1, -1]);
+    const ids = tf.tensor2d([s.slice(Math.max(0, s.length - cfg.body.contextLength))], undefined, "int32");
+    const T = ids.shape[1];
+    const z = cfg.baseHidden ? nadoOnBase(nado, cfg, ids, lmForward(base.params, base.config, ids)) : nadoForward(nado, cfg, ids);
+    return z.slice([0, T - 1, 0], [1, 1, -1]).reshape([1, -1]);
   })) as tf.Tensor2D;
 
 /**
  * The generateIds hook: replaces base logits (B, V) by log q (B, V). The sampler then applies its
- * temperature / top-p to q. Only id-input NADO models (no baseHidden) are supported here.
+ * temperature / top-p to q. `base` is the model being guided (its hidden states feed a NADO that reads them).
  */
-export const nadoLogitsProcessor = (nado: NadoParams, cfg: NadoConfig, alpha = 1) =>
-  (seqs: number[][], logits: tf.Tensor2D): tf.Tensor2D => {
-    if (cfg.baseHidden) throw new Error("nadoLogitsProcessor: NADO models fed base hidden states are not supported in decoding");
-    return guidedLogProbs(logits, lastZ(nado, cfg, seqs), alpha) as tf.Tensor2D;
-  };
+export const nadoLogitsProcessor = (nado: NadoParams, cfg: NadoConfig, alpha: number, base: { params: LMParams; config: LMConfig }) =>
+  (seqs: number[][], logits: tf.Tensor2D): tf.Tensor2D => guidedLogProbs(logits, lastZ(nado, cfg, seqs, base), alpha) as tf.Tensor2D;
 
 /**
  * A LanguageModel over q. generate: the base sampler with the NADO logits processor. logLikelihood:
@@ -36,7 +37,7 @@ export const nadoLanguageModel = (
   base: LMParams, baseCfg: LMConfig, nado: NadoParams, cfg: NadoConfig, tok: TextTokenizer, o: { alpha?: number; batchSize?: number } = {},
 ): LanguageModel => {
   const alpha = o.alpha ?? 1;
-  const sampler = plainLanguageModel(base, baseCfg, tok, { batchSize: o.batchSize, logitsProcessor: nadoLogitsProcessor(nado, cfg, alpha) });
+  const sampler = plainLanguageModel(base, baseCfg, tok, { batchSize: o.batchSize, logitsProcessor: nadoLogitsProcessor(nado, cfg, alpha, { params: base, config: baseCfg }) });
   return {
     generate: sampler.generate,
     logLikelihood: async (reqs) => {

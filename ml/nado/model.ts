@@ -3,7 +3,8 @@
 // vocabulary token v, a logit z_t[v] with R_φ(h_t ⊕ v) = σ(z_t[v]). It reuses the ML core's
 // embeddings and transformer body; only the head differs (untied, (C, V) + bias (V)).
 import * as tf from "@tensorflow/tfjs";
-import { type BodyParams, type ForwardOptions, type LMConfig, bodyVariables, embed, initBody, transformerBody } from "../lm.ts";
+import { stopGradient } from "../grad.ts";
+import { type BodyParams, type ForwardOptions, type LMConfig, type LMOutput, bodyVariables, embed, initBody, transformerBody } from "../lm.ts";
 import { deriveSeed, makeRng } from "../prng.ts";
 
 export interface NadoConfig {
@@ -51,6 +52,8 @@ export const nadoVariables = (p: NadoParams): Record<string, tf.Variable> => ({
  * Call inside tf.tidy.
  */
 export const nadoForward = (p: NadoParams, cfg: NadoConfig, ids: tf.Tensor2D, opts: ForwardOptions & { baseHidden?: tf.Tensor3D } = {}): tf.Tensor3D => {
+  if (opts.baseHidden && !p.baseProj)
+    throw new Error("nadoForward: base hidden states given to a NADO model configured without baseHidden");
   const c = cfg.body;
   let x = embed(p, c, ids, opts); // (B, T, C)
   if (p.baseProj) {
@@ -62,3 +65,11 @@ export const nadoForward = (p: NadoParams, cfg: NadoConfig, ids: tf.Tensor2D, op
   const [B, T, C] = hidden.shape;
   return tf.add(tf.matMul(hidden.reshape([B * T, C]), p.headW), p.headB).reshape([B, T, c.vocabSize]) as tf.Tensor3D; // (B, T, V)
 };
+
+/**
+ * z (B, T, V) for ids whose base-model forward pass `base` (lmForward on the same ids) is at hand: the
+ * base's hidden states go in when the NADO reads them (cfg.baseHidden), as a constant (no gradient
+ * reaches the base). Every caller that has the base's forward pass computes z through here.
+ */
+export const nadoOnBase = (p: NadoParams, cfg: NadoConfig, ids: tf.Tensor2D, base: LMOutput, opts: ForwardOptions = {}): tf.Tensor3D =>
+  nadoForward(p, cfg, ids, { ...opts, baseHidden: cfg.baseHidden ? stopGradient(base.hidden) : undefined });

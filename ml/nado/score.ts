@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import { packRows } from "../batches.ts";
 import { type LMConfig, type LMParams, lmForward } from "../lm.ts";
 import { guidedLogProbs, pickLast } from "./losses.ts";
-import { type NadoConfig, type NadoParams, nadoForward } from "./model.ts";
+import { type NadoConfig, type NadoParams, nadoOnBase } from "./model.ts";
 
 /**
  * For each seq (≤ contextLength + 1 tokens): log q of seq[1..] and whether each token is q's argmax,
@@ -23,7 +23,8 @@ export const guidedTokenLogProbs = (
       const all = tf.tensor2d(packed, [chunk.length, T + 1], "int32");
       const ids = all.slice([0, 0], [chunk.length, T]) as tf.Tensor2D;
       const targets = all.slice([0, 1], [chunk.length, T]) as tf.Tensor2D;
-      const lq = guidedLogProbs(lmForward(base.params, base.config, ids).logits, nadoForward(nado, cfg, ids), alpha) as tf.Tensor3D; // (B, T, V)
+      const baseOut = lmForward(base.params, base.config, ids);
+      const lq = guidedLogProbs(baseOut.logits, nadoOnBase(nado, cfg, ids, baseOut), alpha) as tf.Tensor3D; // (B, T, V)
       return [pickLast(lq, targets).arraySync() as number[][], tf.equal(tf.argMax(lq, -1), targets).arraySync() as number[][]];
     });
     chunk.forEach((q, b) => out.push({ lp: lp[b].slice(0, q.length - 1), greedy: hit[b].slice(0, q.length - 1).map((h) => h === 1) }));

@@ -9,7 +9,7 @@ import { deriveSeed, makeRng } from "../prng.ts";
 import { type HistoryEntry, type TrainOptions, type TrainProgress, train } from "../train.ts";
 import { headBiasFor, importanceWeights, nadoLoss } from "./losses.ts";
 import { check } from "../errors.ts";
-import { type NadoConfig, type NadoParams, initNado, nadoForward, nadoVariables } from "./model.ts";
+import { type NadoConfig, type NadoParams, initNado, nadoOnBase, nadoVariables } from "./model.ts";
 
 export interface NadoSample {
   /** Prompt ids (BOS first) and continuation ids; the continuation ends with EOS if one was sampled. */
@@ -150,9 +150,10 @@ export const trainNado = async (o: TrainNadoOptions): Promise<{ nado: NadoParams
       const { B, T } = b;
       const all = tf.tensor2d(b.ids, [B, T + 1], "int32");
       const ids = all.slice([0, 0], [B, T]) as tf.Tensor2D;
-      const logp = tf.logSoftmax(lmForward(o.base, o.baseCfg, ids).logits) as tf.Tensor3D; // base is not in the var list
+      const baseOut = lmForward(o.base, o.baseCfg, ids); // base is not in the var list
+      const logp = tf.logSoftmax(baseOut.logits) as tf.Tensor3D;
       return nadoLoss({
-        z: nadoForward(nado, o.nadoCfg, ids), logp,
+        z: nadoOnBase(nado, o.nadoCfg, ids, baseOut), logp,
         targets: all.slice([0, 1], [B, T]) as tf.Tensor2D, mask: tf.tensor2d(b.mask, [B, T]),
         labels: tf.tensor1d(b.labels), weights: importanceWeights(tf.tensor1d(b.logw), tf.zeros([B])),
       }, o.beta ?? 0.5).loss;

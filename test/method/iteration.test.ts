@@ -105,7 +105,7 @@ test("no tensors leak: trainNado keeps only the returned NADO's variables; finet
   await finetuneLM({ params: model, config: c, data: [{ ids: [62, 1, 2, 3], targetFrom: 1, regularise: true }], pad: 0, ...settings, steps: 2, batchSize: 2, lr: 1e-3, seed: 1, regulariser: { guide: guideOf(base, nado, nadoCfg), lambda: 1 } });
   const { nadoLogitsProcessor } = await import("../../ml/nado/guided.ts");
   const { generateIds } = await import("../../ml/generate.ts");
-  generateIds(base, c, [[1], [2, 3]], { maxNewTokens: 3, seed: 1, logitsProcessor: nadoLogitsProcessor(nado, nadoCfg) });
+  generateIds(base, c, [[1], [2, 3]], { maxNewTokens: 3, seed: 1, logitsProcessor: nadoLogitsProcessor(nado, nadoCfg, 1, { params: base, config: c }) });
   assert.equal(tf.memory().numTensors, mid);
 });
 

@@ -20,7 +20,7 @@ test("NADO at init: z = logit(mean label) everywhere, so the guided distribution
   const seqs = [[1, 5, 9, 3], [2, 2, 7, 60]];
   const [got, want] = tf.tidy(() => {
     const logits = lmForward(base, c, ids).logits.slice([0, 3, 0], [2, 1, -1]).reshape([2, -1]) as tf.Tensor2D;
-    return [nadoLogitsProcessor(nado, { body: c })(seqs, logits).dataSync(), tf.logSoftmax(logits).dataSync()];
+    return [nadoLogitsProcessor(nado, { body: c }, 1, { params: base, config: c })(seqs, logits).dataSync(), tf.logSoftmax(logits).dataSync()];
   });
   for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-6);
   ids.dispose();
@@ -31,7 +31,7 @@ test("guided decoding never emits a token the NADO marks R = 0 (head bias −1e4
   const banned = 5;
   nado.headB.assign(tf.tensor1d(Array.from({ length: c.vocabSize }, (_, v) => (v === banned ? -1e4 : 0))));
   const prompts = Array.from({ length: 8 }, (_, i) => [i + 1]);
-  const out = generateIds(base, c, prompts, { maxNewTokens: 10, seed: 4, temperature: 1.5, logitsProcessor: nadoLogitsProcessor(nado, { body: c }) });
+  const out = generateIds(base, c, prompts, { maxNewTokens: 10, seed: 4, temperature: 1.5, logitsProcessor: nadoLogitsProcessor(nado, { body: c }, 1, { params: base, config: c }) });
   assert.ok(out.every((r) => r.length === 10 && !r.includes(banned)));
   const plain = generateIds(base, c, Array.from({ length: 64 }, (_, i) => [i % 60 + 1]), { maxNewTokens: 10, seed: 4, temperature: 1.5 });
   assert.ok(plain.some((r) => r.includes(banned)), "the unguided model does emit the token (so the check can fail)");
@@ -129,4 +129,33 @@ test("NADO checkpoints round-trip exactly; an LM checkpoint or parameters that d
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a NADO reading the base's hidden states: training moves its projection; decoding and scoring agree on log q", async () => {
+  const { trainNado } = await import("../../ml/nado/train.ts");
+  const { nadoVariables, nadoOnBase } = await import("../../ml/nado/model.ts");
+  const { guidedTokenLogProbs } = await import("../../ml/nado/score.ts");
+  const { guidedLogProbs } = await import("../../ml/nado/losses.ts");
+  const cfg = { body: { ...c, nLayers: 1 }, baseHidden: c.dModel };
+  const samples = Array.from({ length: 16 }, (_, i) => ({ prompt: [1, 2 + (i % 4)], continuation: [3 + (i % 5), 7, 9], label: i % 2, logp: -3, logq: -3 }));
+  const { nado, history } = await trainNado({ base, baseCfg: c, nadoCfg: cfg, samples, steps: 30, batchSize: 8, lr: 1e-2, seed: 3 });
+  assert.ok(nado.baseProj && Math.max(...Array.from(nado.baseProj.dataSync()).map(Math.abs)) > 1e-3, "the base-hidden projection trained");
+  assert.ok(history.at(-1)!.loss < history[0].loss, `loss ${history[0].loss} → ${history.at(-1)!.loss}`);
+  const seq = [1, 3, 4, 7, 9];
+  const ids = tf.tensor2d([seq.slice(0, -1)], [1, 4], "int32");
+  // the scorer's log q of the last token
+  const scored = guidedTokenLogProbs({ params: base, config: c }, nado, cfg, 1, [seq])[0].lp.at(-1)!;
+  const [byHand, byProcessor] = tf.tidy(() => {
+    const out = lmForward(base, c, ids);
+    const lq = guidedLogProbs(out.logits, nadoForward(nado, cfg, ids, { baseHidden: out.hidden }), 1) as tf.Tensor3D;
+    const lastLogits = out.logits.slice([0, 3, 0], [1, 1, -1]).reshape([1, -1]) as tf.Tensor2D;
+    const viaHook = nadoLogitsProcessor(nado, cfg, 1, { params: base, config: c })([seq.slice(0, -1)], lastLogits);
+    const viaOnBase = guidedLogProbs(out.logits, nadoOnBase(nado, cfg, ids, out), 1) as tf.Tensor3D;
+    assert.deepEqual(viaOnBase.dataSync(), lq.dataSync(), "nadoOnBase passes the base's hidden states");
+    return [lq.slice([0, 3, seq[4]], [1, 1, 1]).dataSync()[0], viaHook.dataSync()[seq[4]]];
+  });
+  assert.ok(Math.abs(byHand - scored) < 1e-5 && Math.abs(byHand - byProcessor) < 1e-5, `${byHand} ${scored} ${byProcessor}`);
+  assert.ok(Math.abs(byHand - tf.tidy(() => tf.logSoftmax(lmForward(base, c, ids).logits).slice([0, 3, seq[4]], [1, 1, 1]).dataSync()[0])) > 1e-3, "q differs from p (the check can fail)");
+  ids.dispose();
+  for (const v of Object.values(nadoVariables(nado))) v.dispose();
 });

@@ -75,3 +75,21 @@ test("--model with a file that is not a checkpoint: the import fails naming the 
   assert.match(base.error, new RegExp(`${bad}`));
   assert.ok(statSync(bad).size > 0);
 });
+
+test("--set nado.baseHidden=true: a NADO on top of the pretrained base's hidden states guides decoding", async () => {
+  const r = await acft("run", "smoke", "--model", FIXTURE, "--set", "nado.baseHidden=true", "--only", "eval/nado/toxicity");
+  assert.equal(r.code, 0, r.err);
+  for (const id of ["nado-decoding/nado", "nado-decoding/model", "eval/nado/toxicity"]) assert.equal(r.status(id), "ran", id);
+  const { loadNado } = await import("../../stages/models.ts");
+  const { Engine } = await import("../../engine/Runner.ts");
+  const e = new Engine(join(dir, "store"));
+  try {
+    const entry = e.db.lastForInstance("nado-decoding/nado")!;
+    const n = await loadNado(e.store.dirPath(entry.output_digest));
+    assert.equal(n.cfg.baseHidden, n.cfg.body.dModel, "the NADO reads the base's hidden states");
+    assert.ok(n.params.baseProj && Array.from(n.params.baseProj.dataSync()).some((v) => v !== 0), "and learned to use them");
+    n.dispose();
+  } finally {
+    e.close();
+  }
+});
