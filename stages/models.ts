@@ -177,7 +177,7 @@ export const loadNado = async (dir: string): Promise<Nado> => {
   return { params, cfg, dispose: () => disposeParams(nadoVariables(params)) };
 };
 
-/** The frozen side of the regulariser (METHOD.md §3) from directories: the snapshot θ̄ and the NADO φ. */
+/** The frozen side of the regulariser (docs/method.md) from directories: the snapshot θ̄ and the NADO φ. */
 const loadGuide = async (r: { snapshot: string; nado: string; alpha: number }): Promise<{ guide: RegulariserGuide; dispose(): void }> => {
   const snap = await loadModel(r.snapshot);
   const nado = await loadNado(r.nado);
