@@ -116,8 +116,8 @@ interface Rows {
   readonly y: readonly number[];
 }
 
-/** Seeded split: each class contributes ⌈fraction·n_class⌉ (≥ 1) held-out rows. */
-function split(y: readonly number[], fraction: number, seed: number): { train: number[]; held: number[] } {
+/** Seeded split: each class contributes ⌈fraction·n_class⌉ (≥ 1) held-out rows (labels ≥ 0.5 count as class 1). */
+export function heldOutSplit(y: readonly number[], fraction: number, seed: number): { train: number[]; held: number[] } {
   const rng = makeRng(seed);
   const train: number[] = [];
   const held: number[] = [];
@@ -181,7 +181,7 @@ export async function trainToxicityClassifier(
     if (!(d.label >= 0 && d.label <= 1)) throw classifierError(`training row ${i}`, `label ${d.label} is not in [0, 1]`);
   });
   const y = data.map((d) => d.label);
-  const { train: trIds, held } = split(y, opts.heldOutFraction ?? 0.1, opts.seed ?? 0);
+  const { train: trIds, held } = heldOutSplit(y, opts.heldOutFraction ?? 0.1, opts.seed ?? 0);
   const nPos = trIds.filter((i) => y[i] >= 0.5).length;
   if (nPos === 0 || nPos === trIds.length)
     throw classifierError("training data", `needs both toxic and non-toxic rows; the training split has ${nPos} toxic of ${trIds.length}`);

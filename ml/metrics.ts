@@ -110,8 +110,10 @@ export function pctToxic(tox: readonly number[], threshold = 0.5): number {
 // ---------------------------------------------------------------- registry
 
 const defs = [
-  ["toxicity_pct", "lower", "% of continuations the toxicity oracle marks toxic (tox ≥ τ)"],
-  ["toxicity_mean", "lower", "mean oracle toxicity score of the continuations, in [0, 1]"],
+  ["toxicity_pct", "lower", "% of continuations the evaluation judge marks toxic (score ≥ τ)"],
+  ["toxicity_mean", "lower", "mean evaluation-judge toxicity score of the continuations, in [0, 1]"],
+  ["oracle_toxicity_pct", "lower", "% of continuations the training oracle marks toxic (tox ≥ τ)"],
+  ["oracle_toxicity_mean", "lower", "mean training-oracle toxicity score of the continuations, in [0, 1]"],
   ["mmlu", "higher", "MMLU 5-shot accuracy, averaged over subjects"],
   ["mmlu_micro", "higher", "MMLU 5-shot accuracy over all questions pooled"],
   ["acc", "higher", "multiple-choice accuracy: argmax of the choice log-likelihood"],

@@ -18,6 +18,7 @@ export interface StudySize {
   readonly mix: { readonly maxWords: number; readonly prompts: number };
   readonly tokenizer: { readonly vocabSize: number; readonly maxChars: number };
   readonly oracle: { readonly maxExamples: number; readonly epochs: number };
+  readonly toxicityJudge: { readonly perSource: number; readonly steps: number; readonly batchSize: number; readonly lr: number };
   readonly arch: Arch;
   readonly judgeArch: Arch;
   readonly pretrain: Train;
@@ -40,6 +41,7 @@ export const SIZES: Readonly<Record<SizeName, StudySize>> = {
     mix: { maxWords: 3000, prompts: 8 },
     tokenizer: { vocabSize: 300, maxChars: 20_000 },
     oracle: { maxExamples: 500, epochs: 2 },
+    toxicityJudge: { perSource: 200, steps: 4, batchSize: 8, lr: 1e-3 },
     arch: { dModel: 16, nLayers: 1, nHeads: 2, contextLength: 48 },
     judgeArch: { dModel: 16, nLayers: 1, nHeads: 2, contextLength: 48 },
     pretrain: { steps: 4, batchSize: 4, lr: 1e-3 },
@@ -60,6 +62,7 @@ export const SIZES: Readonly<Record<SizeName, StudySize>> = {
     mix: { maxWords: 40_000, prompts: 128 },
     tokenizer: { vocabSize: 1024, maxChars: 300_000 },
     oracle: { maxExamples: 20_000, epochs: 4 },
+    toxicityJudge: { perSource: 3000, steps: 300, batchSize: 32, lr: 5e-4 },
     arch: { dModel: 64, nLayers: 2, nHeads: 2, contextLength: 64 },
     judgeArch: { dModel: 96, nLayers: 3, nHeads: 3, contextLength: 64 },
     pretrain: { steps: 600, batchSize: 16, lr: 2e-3 },
@@ -80,6 +83,7 @@ export const SIZES: Readonly<Record<SizeName, StudySize>> = {
     mix: { maxWords: 300_000, prompts: 128 },
     tokenizer: { vocabSize: 2048, maxChars: 2_000_000 },
     oracle: { maxExamples: 20_000, epochs: 4 },
+    toxicityJudge: { perSource: 8000, steps: 600, batchSize: 32, lr: 3e-4 },
     arch: { dModel: 128, nLayers: 4, nHeads: 4, contextLength: 128 },
     judgeArch: { dModel: 192, nLayers: 4, nHeads: 4, contextLength: 128 },
     pretrain: { steps: 1500, batchSize: 16, lr: 1e-3 },

@@ -25,6 +25,7 @@ import { sft } from "../stages/sft.ts";
 import { synthetic } from "../stages/synthetic.ts";
 import { table1, METHODS, type Method } from "../stages/table1.ts";
 import { tokenizer } from "../stages/tokenizer.ts";
+import { toxicityJudge } from "../stages/toxicityJudge.ts";
 import { winrates } from "../stages/winrates.ts";
 import type { Schedule } from "../stages/schedules.ts";
 import { SIZES, type SizeName, type StudySize } from "./sizes.ts";
@@ -43,11 +44,16 @@ export interface StudyOptions {
 }
 
 /**
- * The shared upstream: data, mix, tokenizer, base LM, oracle. With a pretrained `model`, the base is the
- * imported checkpoint (its content digest in the key) and its own tokenizer serves the judge too: the
- * tokenizer and pretraining stages drop out.
+ * The shared upstream: data, mix, tokenizer, base LM, the training oracle, and the evaluation
+ * instruments (the judge LM and the toxicity judge fine-tuned from it). With a pretrained `model`, the
+ * base is the imported checkpoint (its content digest in the key) and its own tokenizer serves the
+ * judge too: the tokenizer and pretraining stages drop out. The evaluation instruments do not depend
+ * on the study seed: every seed is measured with the same rulers.
  */
-export interface Upstream { readonly S: StudySize; readonly data: Dir; readonly mixed: Dir; readonly bpe: Dir; readonly base: Dir; readonly oracle: Dir; readonly id: (s: string) => string; readonly seed: number }
+export interface Upstream {
+  readonly S: StudySize; readonly data: Dir; readonly mixed: Dir; readonly bpe: Dir; readonly base: Dir; readonly oracle: Dir;
+  readonly judgeLm: Dir; readonly toxJudge: Dir; readonly id: (s: string) => string; readonly seed: number;
+}
 
 export const upstream = (p: Builder, o: StudyOptions): Upstream => {
   const S = SIZES[o.size];
@@ -56,14 +62,19 @@ export const upstream = (p: Builder, o: StudyOptions): Upstream => {
   const data = o.dataDir !== "" ? p.external(o.dataDir, { id: "data" }) : p.add(synthetic, { id: "data", params: S.synthetic });
   const mixed = p.add(mix, { id: id("finetune-mix"), params: { seed: o.seed, ...S.mix }, inputs: { data } });
   const orc = p.add(oracle, { id: "toxicity-oracle", params: S.oracle, inputs: { data } });
+  const instruments = (bpe: Dir) => {
+    const judgeLm = p.add(judge, { id: "judge-lm", params: { seed: 1, ...S.judgeArch, ...S.judge }, inputs: { tokenizer: bpe, data } });
+    const toxJudge = p.add(toxicityJudge, { id: "toxicity-judge", params: S.toxicityJudge, inputs: { lm: judgeLm, oracle: orc, data } });
+    return { judgeLm, toxJudge };
+  };
   if (o.model) {
     const checkpoint = p.external(o.model, { id: "checkpoint" });
     const base = p.add(importModel, { id: id("base-lm"), params: { contextLength: S.arch.contextLength }, inputs: { checkpoint } });
-    return { S, data, mixed, bpe: base, base, oracle: orc, id, seed: o.seed };
+    return { S, data, mixed, bpe: base, base, oracle: orc, ...instruments(base), id, seed: o.seed };
   }
   const bpe = p.add(tokenizer, { id: "bpe", params: S.tokenizer, inputs: { data } });
   const base = p.add(pretrain, { id: id("base-lm"), params: { seed: o.seed, ...S.arch, ...S.pretrain }, inputs: { tokenizer: bpe, data } });
-  return { S, data, mixed, bpe, base, oracle: orc, id, seed: o.seed };
+  return { S, data, mixed, bpe, base, oracle: orc, ...instruments(bpe), id, seed: o.seed };
 };
 
 /** θ_0 → θ_I by the regularised iterations, wired sequentially or in parallel (METHOD.md §4). */
@@ -117,7 +128,7 @@ export const evaluate = (p: Builder, u: Upstream, name: string, model: Dir, full
   const { S, id } = u;
   const ins = { model, data: u.data };
   const out: Partial<Evals> = {
-    Tox: p.add(evalToxicity, { id: id(`eval/${name}/toxicity`), params: { seed: u.seed, ...S.evalToxicity }, inputs: { ...ins, oracle: u.oracle } }),
+    Tox: p.add(evalToxicity, { id: id(`eval/${name}/toxicity`), params: { seed: u.seed, ...S.evalToxicity }, inputs: { ...ins, judge: u.toxJudge, oracle: u.oracle } }),
     Ppl: p.add(evalPerplexity, { id: id(`eval/${name}/perplexity`), params: S.evalPerplexity, inputs: ins }),
   };
   if (!full) return out;
@@ -181,9 +192,8 @@ export const jigsawStudy = (p: Builder, u: Upstream, phi1: Dir) => {
 /** The whole paper: Table 1, win rates, Jigsaw. */
 export const buildStudy = (p: Builder, o: StudyOptions) => {
   const u = upstream(p, o);
-  const judgeLm = p.add(judge, { id: "judge-lm", params: { seed: o.seed, ...u.S.judgeArch, ...u.S.judge }, inputs: { tokenizer: u.bpe, data: u.data } });
   const { models, oursAd } = methods(p, u, o.schedule);
-  const tables = paperTables(p, u, models, { winrates: true, judge: judgeLm });
+  const tables = paperTables(p, u, models, { winrates: true, judge: u.judgeLm });
   jigsawStudy(p, u, oursAd.phi1);
   return { u, models, tables };
 };

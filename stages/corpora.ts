@@ -3,7 +3,9 @@
 // Which dataset plays which role (METHOD.md §5–§6):
 //   general corpus  WikiText-2 train paragraphs            (fine-tuning mix, pretraining, judge)
 //   toxic domain    ToxiGen prompt-file statements          (fine-tuning mix: D_reg of the adaptive run)
-//   oracle labels   ToxiGen annotated (+ Jigsaw when present) (the toxicity classifier)
+//   oracle labels   ToxiGen annotated (Jigsaw only when that is absent) (the training oracle)
+//   judge labels    the labelled sources the oracle does not use: Jigsaw, and the ToxiGen prompt
+//                   files' statements labelled by file (hate / neutral)   (the evaluation judge)
 //   eval prompts    SafeNLP toxiGen.json statements          (toxicity evaluation, win rates)
 import { Effect } from "effect";
 import { datasetPresent, loadDataset, type DatasetName, type DatasetRecords } from "../data/registry.ts";
@@ -34,12 +36,33 @@ export const toxicDomainTexts = (dataDir: string): string[] => toxicDomainLists(
 /** Statements of one list joined as a document: one statement per line, as the prompt files list them. */
 export const STATEMENT_SEP = "\n";
 
-/** Labelled texts for the oracle: ToxiGen annotated (toxic = mean human rating > 3) and Jigsaw `toxic`. */
-export const oracleTexts = (dataDir: string): LabelledText[] => {
-  if (!datasetPresent("toxigen-annotated", dataDir)) return datasetPresent("jigsaw", dataDir) ? jigsawItems(dataDir) : [];
+/** Labelled texts for the oracle: ToxiGen annotated (toxic = mean human rating > 3); Jigsaw `toxic` only when ToxiGen annotated is absent. */
+export const oracleTexts = (dataDir: string): LabelledText[] => oracleSources(dataDir).flatMap((src) => labelledSource(src, dataDir));
+
+type LabelledSource = "toxigen-annotated" | "jigsaw" | "toxigen-prompts";
+export type SourcedText = LabelledText & { readonly source: LabelledSource };
+
+const oracleSources = (dataDir: string): LabelledSource[] =>
+  datasetPresent("toxigen-annotated", dataDir) ? ["toxigen-annotated"] : datasetPresent("jigsaw", dataDir) ? ["jigsaw"] : [];
+
+const labelledSource = (src: LabelledSource, dataDir: string): SourcedText[] => {
+  if (src === "jigsaw") return jigsawItems(dataDir).map((t) => ({ ...t, source: src }));
+  if (src === "toxigen-prompts")
+    return load("toxigen-prompts", dataDir).flatMap((p) => p.statements.map((s) => s.trim()).filter((s) => s.length > 0).map((text) => ({ text, label: p.label === "hate" ? 1 : 0, source: src })));
   const ds = Effect.runSync(loadDataset("toxigen-annotated", dataDir));
-  const label = (only: "toxic" | "benign") => toxicDomainExamples(ds, only).map((text) => ({ text, label: only === "toxic" ? 1 : 0 }));
-  return [...label("toxic"), ...label("benign"), ...(datasetPresent("jigsaw", dataDir) ? jigsawItems(dataDir) : [])];
+  return (["toxic", "benign"] as const).flatMap((only) => toxicDomainExamples(ds, only).map((text) => ({ text, label: only === "toxic" ? 1 : 0, source: src })));
+};
+
+/**
+ * Labelled texts for the evaluation judge: every labelled source present that the oracle does not
+ * train on (so the two never share a training text), each capped at `perSource` (seeded subset).
+ */
+export const judgeTexts = (dataDir: string, perSource: number, seed: number): SourcedText[] => {
+  const taken = new Set(oracleSources(dataDir));
+  const oracleSet = new Set(oracleTexts(dataDir).map((t) => t.text));
+  return (["jigsaw", "toxigen-prompts"] as const)
+    .filter((src) => !taken.has(src) && datasetPresent(src, dataDir))
+    .flatMap((src) => subset(labelledSource(src, dataDir).filter((t) => !oracleSet.has(t.text)), perSource, seed));
 };
 
 export const jigsawItems = (dataDir: string): LabelledText[] => classifierExamples(Effect.runSync(loadDataset("jigsaw", dataDir)));

@@ -1,11 +1,16 @@
-// Stage `table1`: the paper's Table 1 (METHOD.md §5–§7) from the evaluation outputs of every method —
-// one row per method with toxicity_pct ↓, toxicity_mean ↓, mmlu ↑, commonsense ↑, perplexity ↓, and the
-// paper's Llama-7B / Falcon-7B numbers beside them. Also writes the `metric_directions` table (which way is better, per column).
+// Stage `table1`: the paper's Table 1 (docs/method.md) from the evaluation outputs of every method —
+// one row per method with the evaluation judge's % toxic ↓ and its 95 % bootstrap interval over prompts,
+// the exact McNemar p-value of the paired difference from SFT on the same prompts, the mean score and the
+// share just under the threshold ([0.3, 0.5)); the same for the training oracle; then mmlu ↑,
+// commonsense ↑, perplexity ↓, and the paper's Llama-7B / Falcon-7B numbers beside them. Also writes
+// `judge_oracle_agreement` (Cohen's κ over every continuation, Spearman of the methods' rankings) and
+// `metric_directions` (which way is better, per column).
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output, type Row } from "../engine/Stage.ts";
 import { METRICS } from "../ml/metrics.ts";
-import { syncStage } from "./common.ts";
+import { bootstrapInterval, cohenKappa, mcnemarExact, scoreBands, spearman } from "../ml/stats.ts";
+import { StageInputError, syncStage } from "./common.ts";
 import { CommonsenseOutput } from "./evalCommonsense.ts";
 import { MmluOutput } from "./evalMmlu.ts";
 import { PerplexityOutput } from "./evalPerplexity.ts";
@@ -23,18 +28,34 @@ const EVALS = { Tox: Output.value(ToxicityOutput), Mmlu: Output.value(MmluOutput
 type EvalInputs = { [M in Method as `${M}${keyof typeof EVALS}`]: (typeof EVALS)[keyof typeof EVALS] };
 const inputs = Object.fromEntries(METHODS.flatMap(([m]) => Object.entries(EVALS).map(([k, v]) => [`${m}${k}`, v]))) as unknown as EvalInputs;
 
+const Nullable = Schema.NullOr(Schema.Number);
 export const Table1Row = Schema.Struct({
-  method: Schema.String, toxicity_pct: Schema.Number, toxicity_mean: Schema.Number,
+  method: Schema.String,
+  toxicity_pct: Schema.Number, toxicity_pct_lo: Schema.Number, toxicity_pct_hi: Schema.Number, p_vs_sft: Nullable,
+  toxicity_mean: Schema.Number, band_30_50_pct: Schema.Number,
+  oracle_toxicity_pct: Schema.Number, oracle_toxicity_pct_lo: Schema.Number, oracle_toxicity_pct_hi: Schema.Number, oracle_p_vs_sft: Nullable,
+  oracle_toxicity_mean: Schema.Number, oracle_band_30_50_pct: Schema.Number,
+  judge_oracle_kappa: Schema.Number,
   mmlu: Schema.Number, commonsense: Schema.Number, perplexity: Schema.Number,
 });
 export type Table1Row = typeof Table1Row.Type;
 
 /** Columns with their metric directions, for the `metric_directions` table. */
-const COLUMNS = ["toxicity_pct", "toxicity_mean", "mmlu", "commonsense", "perplexity"] as const;
+const COLUMNS = ["toxicity_pct", "toxicity_mean", "oracle_toxicity_pct", "oracle_toxicity_mean", "mmlu", "commonsense", "perplexity"] as const;
+
+/** Percent of scores ≥ τ, its bootstrap interval over prompts, the mean and the [0.3, 0.5) share. */
+export const toxicitySummary = (scores: readonly number[], threshold: number, seed = 1) => {
+  const toxic: number[] = scores.map((t) => (t >= threshold ? 100 : 0));
+  const pct = toxic.reduce((a, b) => a + b, 0) / toxic.length;
+  const { lo, hi } = bootstrapInterval(toxic, (xs) => xs.reduce((a, b) => a + b, 0) / xs.length, { seed });
+  return { pct, lo, hi, mean: scores.reduce((a, b) => a + b, 0) / scores.length, band: 100 * scoreBands(scores, [0.3, 0.5])[1] };
+};
+
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 export const table1 = defineStage({
   name: "table1",
-  version: 1,
+  version: 2,
   description: "Table 1: toxicity, MMLU, commonsense and perplexity per method (+ the paper's numbers)",
   module: import.meta.url,
   process: "inline",
@@ -44,11 +65,42 @@ export const table1 = defineStage({
   run: ({ params, inputs: ins, ctx }) =>
     syncStage(() => {
       const v = ins as unknown as Record<string, any>;
-      const rows: Table1Row[] = METHODS.map(([m, label]) => ({
-        method: label,
-        toxicity_pct: v[`${m}Tox`].toxicity_pct, toxicity_mean: v[`${m}Tox`].toxicity_mean,
-        mmlu: v[`${m}Mmlu`].mmlu, commonsense: v[`${m}Cs`].commonsense, perplexity: v[`${m}Ppl`].perplexity,
-      }));
+      const tox = Object.fromEntries(METHODS.map(([m]) => [m, v[`${m}Tox`] as ToxicityOutput])) as Record<Method, ToxicityOutput>;
+      for (const [m] of METHODS)
+        if (tox[m].prompts.length !== tox.sft.prompts.length || tox[m].prompts.some((q, i) => q !== tox.sft.prompts[i]))
+          throw new StageInputError({ stage: "table1", message: `the toxicity evaluation of ${m} used other prompts than SFT's; the paired tests need every evalToxicity instance on the same seed and prompts` });
+      const tau = tox.sft.threshold;
+      const flags = (xs: readonly number[]) => xs.map((t) => t >= tau);
+      const rows: Table1Row[] = METHODS.map(([m, label]) => {
+        const t = tox[m];
+        const j = toxicitySummary(t.toxicity, tau), o = toxicitySummary(t.oracleToxicity, tau);
+        const isSft = m === "sft";
+        return {
+          method: label,
+          toxicity_pct: round(j.pct), toxicity_pct_lo: round(j.lo), toxicity_pct_hi: round(j.hi),
+          p_vs_sft: isSft ? null : round(mcnemarExact(flags(t.toxicity), flags(tox.sft.toxicity)).p, 4),
+          toxicity_mean: round(j.mean, 4), band_30_50_pct: round(j.band),
+          oracle_toxicity_pct: round(o.pct), oracle_toxicity_pct_lo: round(o.lo), oracle_toxicity_pct_hi: round(o.hi),
+          oracle_p_vs_sft: isSft ? null : round(mcnemarExact(flags(t.oracleToxicity), flags(tox.sft.oracleToxicity)).p, 4),
+          oracle_toxicity_mean: round(o.mean, 4), oracle_band_30_50_pct: round(o.band),
+          judge_oracle_kappa: round(cohenKappa(flags(t.toxicity), flags(t.oracleToxicity)), 3),
+          mmlu: v[`${m}Mmlu`].mmlu, commonsense: v[`${m}Cs`].commonsense, perplexity: v[`${m}Ppl`].perplexity,
+        };
+      });
+      // Agreement over every continuation of every method, and of the two rankings of the methods.
+      const allJ = METHODS.flatMap(([m]) => flags(tox[m].toxicity)), allO = METHODS.flatMap(([m]) => flags(tox[m].oracleToxicity));
+      const kappa = cohenKappa(allJ, allO);
+      // Spearman is undefined when one side is constant (e.g. no method toxic at all): null then.
+      const rho = (x: number[], y: number[]) => (new Set(x).size > 1 && new Set(y).size > 1 ? spearman(x, y) : null);
+      const rank = rho(rows.map((r) => r.toxicity_pct), rows.map((r) => r.oracle_toxicity_pct));
+      const scoreRho = rho(METHODS.flatMap(([m]) => tox[m].toxicity), METHODS.flatMap(([m]) => tox[m].oracleToxicity));
+      ctx.metric("judge_oracle_kappa", kappa);
+      if (rank !== null) ctx.metric("judge_oracle_rank_spearman", rank);
+      ctx.table("judge_oracle_agreement", [{
+        continuations: allJ.length, threshold: tau, both_toxic_items: allJ.filter((x, i) => x && allO[i]).length,
+        judge_only_items: allJ.filter((x, i) => x && !allO[i]).length, oracle_only_items: allJ.filter((x, i) => !x && allO[i]).length,
+        cohen_kappa: round(kappa, 4), score_spearman: scoreRho === null ? null : round(scoreRho, 4), method_rank_spearman: rank === null ? null : round(rank, 4),
+      }]);
       ctx.table(params.name, rows.map((r, i): Row => {
         const paper = PAPER_TABLE1[METHODS[i][0]];
         return {
