@@ -1,5 +1,5 @@
-// `ablations` (METHOD.md §3–§4): the λ sweep, sequential vs parallel (quality and wall-clock), the
-// number of iterations and α — each a table; the upstream (data, base LM, oracle, iteration 1's
+// `ablations` (docs/method.md): the λ sweep, sequential vs parallel (quality and wall-clock), the
+// number of iterations, the hard against the soft oracle constraint, and α — each a table; the upstream (data, base LM, oracle, iteration 1's
 // samples and NADO model) is shared through the cache with `paper`.
 import { Schema } from "effect";
 import { definePipeline } from "../engine/Pipeline.ts";
@@ -11,7 +11,7 @@ import { evaluate, iterate, upstream } from "./study.ts";
 
 export const ablations = definePipeline({
   name: "ablations",
-  description: "λ sweep, sequential vs parallel with wall-clock, iterations 1–3, α",
+  description: "λ sweep, sequential vs parallel with wall-clock, iterations 1–3, hard vs soft oracle, α",
   params: Schema.Struct({
     ...studyParams("small"),
     lambdas: param(Schema.Array(Schema.Number), [0, 0.1, 0.3, 1, 3], "λ values of the sweep"),
@@ -20,8 +20,8 @@ export const ablations = definePipeline({
   build: (p, params) => {
     const u = upstream(p, params);
     const I = u.S.iterations;
-    const chain = (name: string, schedule: "sequential" | "parallel", finetune?: Record<string, unknown>) =>
-      iterate(p, u, { name, schedule, adaptive: true, iterations: I, finetune });
+    const chain = (name: string, schedule: "sequential" | "parallel", finetune?: Record<string, unknown>, sample?: Record<string, unknown>) =>
+      iterate(p, u, { name, schedule, adaptive: true, iterations: I, finetune, sample });
     const table = (name: string, column: string, entries: [string, ReturnType<typeof evaluate>][]) =>
       p.add(ablationTableStage(name, column, entries.map(([l]) => l)), {
         id: `${name}-table`, inputs: Object.fromEntries(entries.flatMap(([l, e]) => [[`${l}Tox`, e.Tox!], [`${l}Ppl`, e.Ppl!]])) as never,
@@ -36,6 +36,9 @@ export const ablations = definePipeline({
     table("iterations", "iterations", main.thetas.slice(1).map((th, i) => [String(i + 1), evaluate(p, u, `${params.schedule}-i${i + 1}`, th, false)]));
     // λ and α sweeps on the main schedule.
     table("lambda_sweep", "lambda", params.lambdas.map((l) => [String(l), evaluate(p, u, `lambda-${l}`, chain(`lambda-${l}`, params.schedule, { lambda: l }).thetas[I], false)]));
+    // The oracle's constraint on the NADO samples: hard 1[tox < τ] (the default) against soft 1 − tox.
+    table("oracle_mode", "constraint", [["hard", evaluate(p, u, `${params.schedule}-i${I}`, main.thetas[I], false)],
+      ["soft", evaluate(p, u, "soft-oracle", chain("soft-oracle", params.schedule, undefined, { mode: "soft" }).thetas[I], false)]]);
     table("alpha_sweep", "alpha", params.alphas.map((a) => [String(a), evaluate(p, u, `alpha-${a}`, chain(`alpha-${a}`, params.schedule, { alpha: a }).thetas[I], false)]));
   },
 });

@@ -78,11 +78,11 @@ export const upstream = (p: Builder, o: StudyOptions): Upstream => {
 };
 
 /** θ_0 → θ_I by the regularised iterations, wired sequentially or in parallel (METHOD.md §4). */
-export const iterate = (p: Builder, u: Upstream, o: { name: string; schedule: Schedule; adaptive: boolean; iterations: number; finetune?: Record<string, unknown> }) => {
+export const iterate = (p: Builder, u: Upstream, o: { name: string; schedule: Schedule; adaptive: boolean; iterations: number; finetune?: Record<string, unknown>; sample?: Record<string, unknown> }) => {
   const { S, id } = u;
   const job = (i: number, j: string) => id(`${o.name}/i${i}/${j}`);
   const sampleOf = (i: number, model: Dir) =>
-    p.add(sample, { id: job(i, "sample"), params: { seed: u.seed + i, ...S.sample }, inputs: { model, oracle: u.oracle, mix: u.mixed } });
+    p.add(sample, { id: job(i, "sample"), params: { seed: u.seed + i, ...S.sample, ...o.sample }, inputs: { model, oracle: u.oracle, mix: u.mixed } });
   const nadoOf = (i: number, base: Dir, samples: Dir, init?: Dir) => {
     const params = { seed: u.seed + i, ...S.nado };
     return init === undefined
