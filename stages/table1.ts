@@ -53,6 +53,43 @@ export const toxicitySummary = (scores: readonly number[], threshold: number, se
 
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
+/**
+ * Table 1's toxicity columns from the seven evaluations (same prompts, same order): per method the
+ * judge's and the oracle's % toxic with bootstrap intervals, exact McNemar p against SFT, means,
+ * [0.3, 0.5) shares and κ; and the judge–oracle agreement over every continuation. Pure.
+ */
+export const toxicityColumns = (tox: Readonly<Record<Method, ToxicityOutput>>) => {
+  for (const [m] of METHODS)
+    if (tox[m].prompts.length !== tox.sft.prompts.length || tox[m].prompts.some((q, i) => q !== tox.sft.prompts[i]))
+      throw new StageInputError({ stage: "table1", message: `the toxicity evaluation of ${m} used other prompts than SFT's; the paired tests need every evalToxicity instance on the same seed and prompts` });
+  const tau = tox.sft.threshold;
+  const flags = (xs: readonly number[]) => xs.map((t) => t >= tau);
+  const columns = Object.fromEntries(METHODS.map(([m]) => {
+    const t = tox[m];
+    const j = toxicitySummary(t.toxicity, tau), o = toxicitySummary(t.oracleToxicity, tau);
+    const vsSft = (mine: readonly number[], sft: readonly number[]) => (m === "sft" ? null : round(mcnemarExact(flags(mine), flags(sft)).p, 4));
+    return [m, {
+      toxicity_pct: round(j.pct), toxicity_pct_lo: round(j.lo), toxicity_pct_hi: round(j.hi), p_vs_sft: vsSft(t.toxicity, tox.sft.toxicity),
+      toxicity_mean: round(j.mean, 4), band_30_50_pct: round(j.band),
+      oracle_toxicity_pct: round(o.pct), oracle_toxicity_pct_lo: round(o.lo), oracle_toxicity_pct_hi: round(o.hi), oracle_p_vs_sft: vsSft(t.oracleToxicity, tox.sft.oracleToxicity),
+      oracle_toxicity_mean: round(o.mean, 4), oracle_band_30_50_pct: round(o.band),
+      judge_oracle_kappa: round(cohenKappa(flags(t.toxicity), flags(t.oracleToxicity)), 3),
+    }];
+  })) as Record<Method, Omit<Table1Row, "method" | "mmlu" | "commonsense" | "perplexity">>;
+  // Agreement over every continuation of every method, and of the two rankings of the methods.
+  const allJ = METHODS.flatMap(([m]) => flags(tox[m].toxicity)), allO = METHODS.flatMap(([m]) => flags(tox[m].oracleToxicity));
+  // Spearman is undefined when one side is constant (e.g. no method toxic at all): null then.
+  const rho = (x: readonly number[], y: readonly number[]) => (new Set(x).size > 1 && new Set(y).size > 1 ? round(spearman(x, y), 4) : null);
+  const agreement = {
+    continuations: allJ.length, threshold: tau, both_toxic_items: allJ.filter((x, i) => x && allO[i]).length,
+    judge_only_items: allJ.filter((x, i) => x && !allO[i]).length, oracle_only_items: allJ.filter((x, i) => !x && allO[i]).length,
+    cohen_kappa: round(cohenKappa(allJ, allO), 4),
+    score_spearman: rho(METHODS.flatMap(([m]) => tox[m].toxicity), METHODS.flatMap(([m]) => tox[m].oracleToxicity)),
+    method_rank_spearman: rho(METHODS.map(([m]) => columns[m].toxicity_pct), METHODS.map(([m]) => columns[m].oracle_toxicity_pct)),
+  };
+  return { columns, agreement };
+};
+
 export const table1 = defineStage({
   name: "table1",
   version: 2,
@@ -66,41 +103,13 @@ export const table1 = defineStage({
     syncStage(() => {
       const v = ins as unknown as Record<string, any>;
       const tox = Object.fromEntries(METHODS.map(([m]) => [m, v[`${m}Tox`] as ToxicityOutput])) as Record<Method, ToxicityOutput>;
-      for (const [m] of METHODS)
-        if (tox[m].prompts.length !== tox.sft.prompts.length || tox[m].prompts.some((q, i) => q !== tox.sft.prompts[i]))
-          throw new StageInputError({ stage: "table1", message: `the toxicity evaluation of ${m} used other prompts than SFT's; the paired tests need every evalToxicity instance on the same seed and prompts` });
-      const tau = tox.sft.threshold;
-      const flags = (xs: readonly number[]) => xs.map((t) => t >= tau);
-      const rows: Table1Row[] = METHODS.map(([m, label]) => {
-        const t = tox[m];
-        const j = toxicitySummary(t.toxicity, tau), o = toxicitySummary(t.oracleToxicity, tau);
-        const isSft = m === "sft";
-        return {
-          method: label,
-          toxicity_pct: round(j.pct), toxicity_pct_lo: round(j.lo), toxicity_pct_hi: round(j.hi),
-          p_vs_sft: isSft ? null : round(mcnemarExact(flags(t.toxicity), flags(tox.sft.toxicity)).p, 4),
-          toxicity_mean: round(j.mean, 4), band_30_50_pct: round(j.band),
-          oracle_toxicity_pct: round(o.pct), oracle_toxicity_pct_lo: round(o.lo), oracle_toxicity_pct_hi: round(o.hi),
-          oracle_p_vs_sft: isSft ? null : round(mcnemarExact(flags(t.oracleToxicity), flags(tox.sft.oracleToxicity)).p, 4),
-          oracle_toxicity_mean: round(o.mean, 4), oracle_band_30_50_pct: round(o.band),
-          judge_oracle_kappa: round(cohenKappa(flags(t.toxicity), flags(t.oracleToxicity)), 3),
-          mmlu: v[`${m}Mmlu`].mmlu, commonsense: v[`${m}Cs`].commonsense, perplexity: v[`${m}Ppl`].perplexity,
-        };
-      });
-      // Agreement over every continuation of every method, and of the two rankings of the methods.
-      const allJ = METHODS.flatMap(([m]) => flags(tox[m].toxicity)), allO = METHODS.flatMap(([m]) => flags(tox[m].oracleToxicity));
-      const kappa = cohenKappa(allJ, allO);
-      // Spearman is undefined when one side is constant (e.g. no method toxic at all): null then.
-      const rho = (x: number[], y: number[]) => (new Set(x).size > 1 && new Set(y).size > 1 ? spearman(x, y) : null);
-      const rank = rho(rows.map((r) => r.toxicity_pct), rows.map((r) => r.oracle_toxicity_pct));
-      const scoreRho = rho(METHODS.flatMap(([m]) => tox[m].toxicity), METHODS.flatMap(([m]) => tox[m].oracleToxicity));
-      ctx.metric("judge_oracle_kappa", kappa);
-      if (rank !== null) ctx.metric("judge_oracle_rank_spearman", rank);
-      ctx.table("judge_oracle_agreement", [{
-        continuations: allJ.length, threshold: tau, both_toxic_items: allJ.filter((x, i) => x && allO[i]).length,
-        judge_only_items: allJ.filter((x, i) => x && !allO[i]).length, oracle_only_items: allJ.filter((x, i) => !x && allO[i]).length,
-        cohen_kappa: round(kappa, 4), score_spearman: scoreRho === null ? null : round(scoreRho, 4), method_rank_spearman: rank === null ? null : round(rank, 4),
-      }]);
+      const { columns, agreement } = toxicityColumns(tox);
+      const rows: Table1Row[] = METHODS.map(([m, label]) => ({
+        method: label, ...columns[m], mmlu: v[`${m}Mmlu`].mmlu, commonsense: v[`${m}Cs`].commonsense, perplexity: v[`${m}Ppl`].perplexity,
+      }));
+      ctx.metric("judge_oracle_kappa", agreement.cohen_kappa);
+      if (agreement.method_rank_spearman !== null) ctx.metric("judge_oracle_rank_spearman", agreement.method_rank_spearman);
+      ctx.table("judge_oracle_agreement", [agreement]);
       ctx.table(params.name, rows.map((r, i): Row => {
         const paper = PAPER_TABLE1[METHODS[i][0]];
         return {

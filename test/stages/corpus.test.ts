@@ -4,13 +4,15 @@
 // toxicity evaluation asks.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Schema } from "effect";
 import { definePipeline } from "../../engine/Pipeline.ts";
 import { mix } from "../../stages/mix.ts";
 import { pretrainExamples } from "../../stages/pretrain.ts";
-import { oracleTexts, STATEMENT_SEP, toxicDomainLists } from "../../stages/corpora.ts";
+import { judgeTexts, oracleTexts, STATEMENT_SEP, toxicDomainLists } from "../../stages/corpora.ts";
+import { writeSynthetic } from "../../data/synthetic/generate.ts";
 import { synthetic } from "../../stages/synthetic.ts";
 import { SIZES } from "../../pipelines/sizes.ts";
 import { runP, withEngine } from "../engine/helpers.ts";
@@ -61,4 +63,34 @@ test("pretraining comments come in seeded threads of threadSize, each comment ex
     assert.notDeepEqual(pretrainExamples(dataDir, false, 4, 2), pretrainExamples(dataDir, false, 4, 1));
     assert.equal(pretrainExamples(dataDir, true, 4, 1).filter((x) => x.domain === "toxic").length, 0);
   });
+});
+
+// The evaluation judge's training texts never include the oracle's: different sources, and any text
+// both sources contain is dropped from the judge's side.
+const SHARED_DATA = join(import.meta.dirname, "../../../shared/datasets");
+const judgeDisjoint = (dataDir: string, perSource: number) => {
+  const oracle = new Set(oracleTexts(dataDir).map((t) => t.text));
+  const judge = judgeTexts(dataDir, perSource, 1);
+  assert.ok(oracle.size > 0 && judge.length > 0);
+  const shared = judge.filter((t) => oracle.has(t.text));
+  assert.deepEqual(shared, [], `${shared.length} judge texts are oracle texts`);
+  return judge;
+};
+
+test("judge and oracle: disjoint training texts on the synthetic world", () => {
+  const dir = mkdtempSync(join(tmpdir(), "acft-judge-data-"));
+  try {
+    writeSynthetic(dir, SIZES.tiny.synthetic);
+    const judge = judgeDisjoint(dir, 150);
+    assert.deepEqual([...new Set(judge.map((t) => t.source))].sort(), ["jigsaw", "toxigen-prompts"]);
+    assert.ok(judge.filter((t) => t.source === "jigsaw").length === 150);
+    for (const src of ["jigsaw", "toxigen-prompts"]) assert.ok(judge.some((t) => t.source === src && t.label === 1) && judge.some((t) => t.source === src && t.label === 0), `${src} has both classes`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("judge and oracle: disjoint training texts on the shared real data", { skip: existsSync(SHARED_DATA) ? false : `real data not found at ${SHARED_DATA}` }, () => {
+  const judge = judgeDisjoint(SHARED_DATA, 8000);
+  assert.deepEqual([...new Set(judge.map((t) => t.source))].sort(), ["jigsaw", "toxigen-prompts"]);
 });
