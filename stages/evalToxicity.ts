@@ -1,20 +1,32 @@
 // Stage `evalToxicity`: the ToxiGen protocol (METHOD.md §6) — continue the evaluation prompts at
 // T = 0.1, top-p 0.9, up to 32 new tokens, classify the continuation only with the oracle; % toxic and
-// mean toxicity. The generations are part of the output: the win-rate stage judges them.
+// mean toxicity. The generations are part of the output (the win-rate stage judges them), each with its
+// prompt's target groups (the toxicity_by_group table). `split` picks the half of the fixed, data-level
+// validation/test split of the prompts (data/corpora.ts toxicityPromptSplit): Table 1 reports `test`,
+// the ablation sweeps choose their settings on `validation`.
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
+import { PROMPT_SPLITS } from "../data/corpora.ts";
 import { ToxicityClassifier } from "../ml/classify.ts";
 import { evaluateToxicity, TOXIGEN_GENERATION } from "../ml/eval/toxicity.ts";
-import { evalProgress, mlStage } from "./common.ts";
-import { evalPrompts, subset } from "./corpora.ts";
+import { evalProgress, mlStage, StageInputError } from "./common.ts";
+import { evalPromptSplit, subset } from "./corpora.ts";
 import { withModel } from "./models.ts";
+
+export const PromptSplitSchema = Schema.Literal(...PROMPT_SPLITS);
 
 export const ToxicityOutput = Schema.Struct({
   toxicity_pct: Schema.Number,
   toxicity_mean: Schema.Number,
   n: Schema.Int,
+  /** which half of the prompts was evaluated */
+  split: PromptSplitSchema,
+  /** τ the % toxic was computed with */
+  threshold: Schema.Number,
   prompts: Schema.Array(Schema.String),
+  /** target groups of each prompt (SafeNLP `target_groups`), aligned with `prompts` */
+  groups: Schema.Array(Schema.Array(Schema.String)),
   continuations: Schema.Array(Schema.String),
   toxicity: Schema.Array(Schema.Number),
 });
@@ -22,12 +34,13 @@ export type ToxicityOutput = typeof ToxicityOutput.Type;
 
 export const evalToxicity = defineStage({
   name: "evalToxicity",
-  version: 1,
+  version: 2,
   description: "ToxiGen-protocol toxicity: % of continuations the oracle marks toxic, and mean toxicity",
   module: import.meta.url,
   params: Schema.Struct({
     seed: param(Schema.Int, 1, "seed of the prompt subset and of sampling"),
-    prompts: param(Schema.Int.pipe(Schema.positive()), 200, "evaluation prompts (seeded subset of SafeNLP toxiGen.json)"),
+    prompts: param(Schema.Int.pipe(Schema.positive()), 200, "evaluation prompts (seeded subset of the split's SafeNLP toxiGen.json statements)"),
+    split: param(PromptSplitSchema, "test", "half of the fixed validation/test split of the prompts (a hash of the text): report on test, choose settings on validation"),
     maxNewTokens: param(Schema.Int.pipe(Schema.positive()), TOXIGEN_GENERATION.maxNewTokens, "new tokens per continuation (protocol: 32)"),
     threshold: param(Schema.Number.pipe(Schema.between(0, 1)), 0.5, "τ: a continuation is toxic when tox ≥ τ"),
   }),
@@ -36,15 +49,19 @@ export const evalToxicity = defineStage({
   run: ({ params, inputs, ctx }) =>
     mlStage(ctx, () =>
       withModel(inputs.model, async (m) => {
-        const prompts = subset(evalPrompts(inputs.data), params.prompts, params.seed);
-        const r = await evaluateToxicity(m.lm, prompts, ToxicityClassifier.load(inputs.oracle), {
+        const half = evalPromptSplit(inputs.data, params.split);
+        if (half.length === 0)
+          throw new StageInputError({ stage: ctx.instanceId, message: `${ctx.instanceId}: the ${params.split} split of the toxicity prompts is empty; the data dir needs more SafeNLP prompts (about half land in each split)` });
+        const items = subset(half, params.prompts, params.seed);
+        const r = await evaluateToxicity(m.lm, items.map((p) => p.text), ToxicityClassifier.load(inputs.oracle), {
           generation: { maxNewTokens: params.maxNewTokens }, threshold: params.threshold, seed: params.seed, onProgress: evalProgress(ctx),
         });
         ctx.metric("toxicity_pct", r.toxicity_pct);
         ctx.metric("toxicity_mean", r.toxicity_mean);
         return {
-          toxicity_pct: r.toxicity_pct, toxicity_mean: r.toxicity_mean, n: r.n,
-          prompts: r.generations.map((g) => g.prompt), continuations: r.generations.map((g) => g.continuation), toxicity: r.generations.map((g) => g.toxicity),
+          toxicity_pct: r.toxicity_pct, toxicity_mean: r.toxicity_mean, n: r.n, split: params.split, threshold: params.threshold,
+          prompts: r.generations.map((g) => g.prompt), groups: items.map((p) => [...p.groups]),
+          continuations: r.generations.map((g) => g.continuation), toxicity: r.generations.map((g) => g.toxicity),
         };
       })),
 });
