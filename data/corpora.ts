@@ -1,5 +1,6 @@
 // Loaded datasets → the plain text lists the stages feed to tokenizers, mixing and evaluations.
 // The same functions serve the real data and the synthetic default (they share the readers).
+import { createHash } from "node:crypto";
 import type { LoadedDataset } from "./dataset.ts";
 import type { JigsawComment } from "./readers/jigsaw.ts";
 import type { SafeNlpItem } from "./readers/safenlp.ts";
@@ -29,6 +30,18 @@ export const toxicDomainExamples = (ds: LoadedDataset<ToxiGenAnnotated>, only?: 
 /** Toxicity-evaluation prompts (SafeNLP toxiGen.json role): text + whether the prompt itself is hateful. */
 export const toxicityPrompts = (ds: LoadedDataset<SafeNlpItem>): { text: string; hateful: boolean; groups: readonly string[] }[] =>
   ds.records.map((r) => ({ text: r.text.trim(), hateful: r.label === "hate", groups: r.target_groups }));
+
+/** The two halves of the toxicity-evaluation prompts: settings are chosen on `validation`, reported on `test`. */
+export type PromptSplit = "validation" | "test";
+export const PROMPT_SPLITS = ["test", "validation"] as const satisfies readonly PromptSplit[];
+
+/**
+ * The fixed, data-level split of a toxicity-evaluation prompt: the first 32 bits of sha256(UTF-8 text),
+ * below 2^31 → validation, else test. A function of the text alone, so it is the same for every seed,
+ * size and subset, ~half of the prompts land on each side, and duplicate texts never straddle the split.
+ */
+export const toxicityPromptSplit = (text: string): PromptSplit =>
+  createHash("sha256").update(text, "utf8").digest().readUInt32BE(0) < 0x80000000 ? "validation" : "test";
 
 /** Classifier examples (Jigsaw role): text and the binary `toxic` label. */
 export const classifierExamples = (ds: LoadedDataset<JigsawComment>): { text: string; label: 0 | 1 }[] =>

@@ -9,7 +9,7 @@ import { isEngineError, quote, UnknownPipeline, UsageError } from "./Errors.ts";
 import { gc } from "./Gc.ts";
 import { verify } from "./Verify.ts";
 import { plan, restrict, type Plan } from "./Graph.ts";
-import { curvesSvg, sweepPlot } from "./Plot.ts";
+import { curvesSvg, groupPlot, sweepPlot } from "./Plot.ts";
 import type { AnyPipeline } from "./Pipeline.ts";
 import { formatSeconds, makeDisplay } from "./Progress.ts";
 import { Engine } from "./Runner.ts";
@@ -195,7 +195,7 @@ const readableMarkdown = (t: ColumnTable, all: boolean): string => {
 
 const tablesCommand: Command = {
   name: "tables",
-  summary: "print result tables and export them to <store>/tables/<name>.md|.csv (+ .svg plots of sweep tables)",
+  summary: "print result tables and export them to <store>/tables/<name>.md|.csv (+ .svg plots of sweep and by-group tables)",
   usage: "acft tables [--format md|csv|json] [--provenance]",
   options: { format: { type: "string" }, provenance: { type: "boolean" } },
   run: async (ctx) => {
@@ -211,13 +211,13 @@ const tablesCommand: Command = {
       const md = readableMarkdown(t, Boolean(ctx.values.provenance));
       writeFileSync(join(dir, `${name}.md`), md);
       writeFileSync(join(dir, `${name}.csv`), t.toCSV() + "\n");
-      const svg = sweepPlot(name, rows, PROVENANCE);
+      const svg = sweepPlot(name, rows, PROVENANCE) ?? groupPlot(name, rows, PROVENANCE);
       if (svg) writeFileSync(join(dir, `${name}.svg`), svg), plots.push(name);
       if (f === "md") ctx.out(`## ${name}\n\n${md}\n`);
       if (f === "csv") ctx.out(`# ${name}\n${t.toCSV()}\n`);
     }
     if (f === "json") ctx.out(JSON.stringify(tables) + "\n");
-    else ctx.err(`${Object.keys(tables).length} table(s) exported to ${dir}${plots.length ? `; plots (svg) of the sweeps: ${plots.join(", ")}` : ""}\n`);
+    else ctx.err(`${Object.keys(tables).length} table(s) exported to ${dir}${plots.length ? `; plots (svg): ${plots.join(", ")}` : ""}\n`);
     return 0;
   },
 };

@@ -26,8 +26,10 @@ import { synthetic } from "../stages/synthetic.ts";
 import { table1, METHODS, type Method } from "../stages/table1.ts";
 import { tokenizer } from "../stages/tokenizer.ts";
 import { toxicityJudge } from "../stages/toxicityJudge.ts";
+import { toxicityByGroup } from "../stages/toxicityByGroup.ts";
 import { winrates } from "../stages/winrates.ts";
 import type { Schedule } from "../stages/schedules.ts";
+import type { PromptSplit } from "../data/corpora.ts";
 import { SIZES, type SizeName, type StudySize } from "./sizes.ts";
 
 type Dir = Ref<DirOutput>;
@@ -123,12 +125,22 @@ export const iterate = (p: Builder, u: Upstream, o: { name: string; schedule: Sc
 
 export type Evals = { readonly Tox: Ref<ValueOutput>; readonly Mmlu: Ref<ValueOutput>; readonly Cs: Ref<ValueOutput>; readonly Ppl: Ref<ValueOutput> };
 
-/** The four Table-1 evaluations of one model (`full` = false: toxicity and perplexity only). */
+/**
+ * The toxicity evaluation of one model on one half of the prompts' validation/test split. The test
+ * instance keeps the id `eval/<name>/toxicity`; the validation one is `eval/<name>/toxicity-validation`.
+ */
+export const evaluateToxicitySplit = (p: Builder, u: Upstream, name: string, model: Dir, split: PromptSplit): Ref<ValueOutput> =>
+  p.add(evalToxicity, {
+    id: u.id(`eval/${name}/toxicity${split === "test" ? "" : `-${split}`}`),
+    params: { seed: u.seed, ...u.S.evalToxicity, split }, inputs: { model, data: u.data, judge: u.toxJudge, oracle: u.oracle },
+  });
+
+/** The four Table-1 evaluations of one model (`full` = false: toxicity and perplexity only); toxicity on the test split. */
 export const evaluate = (p: Builder, u: Upstream, name: string, model: Dir, full = true): Partial<Evals> => {
   const { S, id } = u;
   const ins = { model, data: u.data };
   const out: Partial<Evals> = {
-    Tox: p.add(evalToxicity, { id: id(`eval/${name}/toxicity`), params: { seed: u.seed, ...S.evalToxicity }, inputs: { ...ins, judge: u.toxJudge, oracle: u.oracle } }),
+    Tox: evaluateToxicitySplit(p, u, name, model, "test"),
     Ppl: p.add(evalPerplexity, { id: id(`eval/${name}/perplexity`), params: S.evalPerplexity, inputs: ins }),
   };
   if (!full) return out;
@@ -159,14 +171,15 @@ export const methods = (p: Builder, u: Upstream, schedule: Schedule) => {
   return { models, oursAd, ours };
 };
 
-/** Table 1 and the win-rate matrix over the seven methods. */
+/** Table 1, toxicity by target group and the win-rate matrix over the seven methods. */
 export const paperTables = (p: Builder, u: Upstream, models: Record<Method, Dir>, opts: { winrates: boolean; judge?: Dir }) => {
   const evals = Object.fromEntries(METHODS.map(([m]) => [m, evaluate(p, u, m, models[m]) as Evals])) as Record<Method, Evals>;
   const t1Inputs = Object.fromEntries(METHODS.flatMap(([m]) => (["Tox", "Mmlu", "Cs", "Ppl"] as const).map((k) => [`${m}${k}`, evals[m][k]])));
   const table = p.add(table1, { id: u.id("table-1"), inputs: t1Inputs as never });
+  const byGroup = p.add(toxicityByGroup, { id: u.id("toxicity-by-group"), inputs: Object.fromEntries(METHODS.map(([m]) => [m, evals[m].Tox])) as never });
   if (opts.winrates && opts.judge)
     p.add(winrates, { id: u.id("win-rates"), inputs: { judge: opts.judge, ...Object.fromEntries(METHODS.map(([m]) => [m, evals[m].Tox])) } as never });
-  return { table, evals };
+  return { table, evals, byGroup };
 };
 
 /** The Jigsaw table: base as a classifier, SFT / Ours on Jigsaw text, SFT as classifier. */

@@ -6,10 +6,11 @@
 //   oracle labels   ToxiGen annotated (Jigsaw only when that is absent) (the training oracle)
 //   judge labels    the labelled sources the oracle does not use: Jigsaw, and the ToxiGen prompt
 //                   files' statements labelled by file (hate / neutral)   (the evaluation judge)
-//   eval prompts    SafeNLP toxiGen.json statements          (toxicity evaluation, win rates)
+//   eval prompts    SafeNLP toxiGen.json statements          (toxicity evaluation, win rates), split by a
+//                   hash of the text into validation (choosing settings) and test (reporting)
 import { Effect } from "effect";
 import { datasetPresent, loadDataset, type DatasetName, type DatasetRecords } from "../data/registry.ts";
-import { classifierExamples, generalExamples, toxicDomainExamples, toxicityPrompts } from "../data/corpora.ts";
+import { classifierExamples, generalExamples, toxicDomainExamples, toxicityPromptSplit, toxicityPrompts, type PromptSplit } from "../data/corpora.ts";
 import type { ArcItem, LabelledText, MmluItem, PiqaItem, WinograndeItem } from "../ml/eval/types.ts";
 import { makeRng, permutation } from "../ml/prng.ts";
 
@@ -74,9 +75,21 @@ export const jigsawSplit = (dataDir: string, testItems: number, seed: number): {
   return { train: all.filter((_, i) => !test.has(i)), test: all.filter((_, i) => test.has(i)) };
 };
 
+/** A toxicity-evaluation prompt with the group(s) it targets (SafeNLP `target_groups`; may be several). */
+export interface EvalPrompt { readonly text: string; readonly groups: readonly string[] }
+
+/** Toxicity-evaluation prompts with their target groups: SafeNLP statements (Excel artefacts removed). */
+export const evalPromptItems = (dataDir: string): EvalPrompt[] =>
+  toxicityPrompts(Effect.runSync(loadDataset("toxigen-safenlp", dataDir)))
+    .map((p) => ({ text: p.text.replace(/_x000D_/g, "").trim(), groups: p.groups }))
+    .filter((p) => p.text.length > 0);
+
 /** Toxicity-evaluation prompts: SafeNLP statements (Excel artefacts removed). */
-export const evalPrompts = (dataDir: string): string[] =>
-  toxicityPrompts(Effect.runSync(loadDataset("toxigen-safenlp", dataDir))).map((p) => p.text.replace(/_x000D_/g, "").trim()).filter((t) => t.length > 0);
+export const evalPrompts = (dataDir: string): string[] => evalPromptItems(dataDir).map((p) => p.text);
+
+/** The prompts of one half of the fixed validation/test split (data/corpora.ts toxicityPromptSplit), in file order. */
+export const evalPromptSplit = (dataDir: string, split: PromptSplit): EvalPrompt[] =>
+  evalPromptItems(dataDir).filter((p) => toxicityPromptSplit(p.text) === split);
 
 const LETTERS = ["A", "B", "C", "D"] as const;
 export const mmluItems = (dataDir: string): { dev: MmluItem[]; test: MmluItem[] } => {

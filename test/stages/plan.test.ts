@@ -30,6 +30,12 @@ test("paper: seven Table-1 rows, each with four evaluations, and the three table
   const t1 = node(p, "table-1");
   assert.equal(Object.keys(t1.inputs).length, 28);
   for (const id of ["win-rates", "jigsaw-table", "judge-lm", "toxicity-oracle", "rl-model", "nado-decoding/model", "filtration-model"]) node(p, id);
+  // Table 1 reports the test half of the prompts; toxicity by group reads the same seven evaluations.
+  assert.equal(node(p, t1.inputs.sftTox).params.split, "test");
+  const byGroup = node(p, "toxicity-by-group");
+  assert.deepEqual(byGroup.inputs, Object.fromEntries(Object.entries(t1.inputs).filter(([k]) => k.endsWith("Tox")).map(([k, v]) => [k.slice(0, -3), v])));
+  assert.equal(Object.keys(byGroup.inputs).length, 7);
+  assert.ok(!p.nodes.some((n) => n.kind === "stage" && n.params.split === "validation"), "paper evaluates no validation prompts");
   // Ours rows: the final models of I = 3 iterations.
   assert.equal(t1.inputs.oursAdaptiveTox, "eval/oursAdaptive/toxicity");
   assert.equal(node(p, "eval/oursAdaptive/toxicity").inputs.model, "ours-ad-par/i3/finetune");
@@ -77,9 +83,17 @@ test("ablations and seeds plan: the schedules table, the sweeps, one Table 1 per
   const ab = plan(ablations);
   const sched = node(ab, "schedules-table");
   assert.ok(Object.keys(sched.inputs).includes("sequential_3_finetune") && Object.keys(sched.inputs).includes("parallel_3_finetune"));
-  assert.equal(Object.keys(node(ab, "lambda_sweep-table").inputs).length, 10);
+  // each λ: test toxicity, validation toxicity, perplexity — the sweep picks on validation and reports test
+  const sweep = node(ab, "lambda_sweep-table");
+  assert.equal(Object.keys(sweep.inputs).length, 15);
+  assert.equal(node(ab, sweep.inputs["0.3Tox"]).params.split, "test");
+  assert.equal(node(ab, sweep.inputs["0.3ToxVal"]).params.split, "validation");
+  assert.equal(node(ab, sweep.inputs["0.3ToxVal"]).id, node(ab, "eval/lambda-0.3/toxicity-validation").id);
+  assert.equal(node(ab, sweep.inputs["0.3ToxVal"]).inputs.model, node(ab, sweep.inputs["0.3Tox"]).inputs.model);
+  for (const t of ["alpha_sweep-table", "iterations-table"]) assert.ok(Object.keys(node(ab, t).inputs).some((k) => k.endsWith("ToxVal")), t);
   const lambdas = ab.nodes.filter((n) => n.kind === "stage" && n.stage.name === "finetune" && n.id.endsWith("/i3/finetune")).map((n) => (n as StageNode).params.lambda);
   assert.deepEqual([...new Set(lambdas)].sort(), [0, 0.1, 0.3, 1, 3]);
+  assert.deepEqual(Object.keys(node(plan(seeds), "table1-seeds").inputs), ["seed1", "seed2", "seed3", "seed4", "seed5"]);
   const s = plan(seeds, { overrides: ["seeds.seeds=[1,2]"] });
   assert.deepEqual(Object.keys(node(s, "table1-seeds").inputs).sort(), ["seed1", "seed2"]);
   assert.equal(node(s, "seed2/base-lm").params.seed, 2);

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import Database from "better-sqlite3";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,7 +31,7 @@ test("smoke: runs end to end, then all cached, then --set finetune.lambda reruns
   assert.ok(first.json.instances.length > 40, "every stage kind is in the smoke pipeline");
   assert.ok(first.json.instances.every((i: Instance) => i.status === "ran"));
 
-  await t.test("tables: table1 (7 methods), winrates, jigsaw, schedules", () => {
+  await t.test("tables: table1 (7 methods), toxicity_by_group, winrates, jigsaw, schedules", () => {
     const r = spawnSync(process.execPath, [join(root, "bin/acft.mjs"), "tables", "--format", "json", "--store", store], { cwd: root, encoding: "utf8" });
     const tables = JSON.parse(r.stdout.trim().split("\n").pop()!);
     assert.deepEqual(tables.table1.map((row: { method: string }) => row.method), ["Base", "SFT", "Filtration", "RL", "NADO decoding", "Ours w/o adaptive", "Ours w/ adaptive"]);
@@ -41,6 +41,19 @@ test("smoke: runs end to end, then all cached, then --set finetune.lambda reruns
     assert.equal(tables.jigsaw.length, 4);
     assert.deepEqual(tables.schedules.map((s: { schedule: string }) => s.schedule), ["sequential", "parallel"]);
     assert.ok(tables.table1.every((row: { run_id: unknown; instance_id: unknown }) => row.run_id !== null && row.instance_id === "table-1"));
+    // toxicity by target group: the same groups for every method, and each method's n-weighted % toxic over
+    // its groups equals its Table-1 % toxic when every prompt has exactly one group (the synthetic world's case)
+    type G = { method: string; group: string; n: number; toxicity_pct: number };
+    const byGroup = tables.toxicity_by_group as G[];
+    assert.deepEqual([...new Set(byGroup.map((r) => r.method))], tables.table1.map((row: { method: string }) => row.method));
+    for (const row of tables.table1 as { method: string; toxicity_pct: number }[]) {
+      const rs = byGroup.filter((r) => r.method === row.method);
+      assert.deepEqual(rs.map((r) => r.group), byGroup.filter((r) => r.method === "Base").map((r) => r.group));
+      const n = rs.reduce((a, r) => a + r.n, 0);
+      assert.ok(Math.abs(rs.reduce((a, r) => a + r.n * r.toxicity_pct, 0) / n - row.toxicity_pct) < 1e-9, row.method);
+    }
+    const svg = join(store, "tables", "toxicity_by_group.svg");
+    assert.ok(existsSync(svg) && readFileSync(svg, "utf8").includes("<title>toxicity_by_group</title>"), "the by-group plot is exported");
   });
 
   const second = acft("run", "smoke");

@@ -8,7 +8,7 @@ import type { ToxicityOutput } from "../../stages/evalToxicity.ts";
 const n = 20;
 const prompts = Array.from({ length: n }, (_, i) => `prompt ${i}`);
 const output = (judge: number[], oracle: number[]): ToxicityOutput => ({
-  toxicity_pct: 0, toxicity_mean: 0, oracle_toxicity_pct: 0, oracle_toxicity_mean: 0, threshold: 0.5, n,
+  toxicity_pct: 0, toxicity_mean: 0, oracle_toxicity_pct: 0, oracle_toxicity_mean: 0, threshold: 0.5, n, split: "test", groups: prompts.map(() => []),
   prompts, continuations: prompts.map((p) => `${p} …`), toxicity: judge, oracleToxicity: oracle,
 });
 const scores = (toxic: number, near = 0) => Array.from({ length: n }, (_, i) => (i < toxic ? 0.9 : i < toxic + near ? 0.4 : 0.1));
