@@ -38,6 +38,8 @@ export interface StudyOptions {
   readonly schedule: Schedule;
   /** A pretrained checkpoint (HF directory or .gguf) as the base model; "" or absent = pretrain one. */
   readonly model?: string;
+  /** A pretrained checkpoint (HF directory or .gguf) as the win-rate judge; "" or absent = train one (`judgeBudget`). */
+  readonly judgeModel?: string;
   /** Prefix of every instance id (the `seeds` pipeline runs one study per seed). */
   readonly prefix?: string;
 }
@@ -148,13 +150,32 @@ export const methods = (p: Builder, u: Upstream, schedule: Schedule) => {
   return { models, oursAd, ours };
 };
 
-/** Table 1 and the win-rate matrix over the seven methods. */
+/**
+ * The win-rate judge: a user's checkpoint (`judgeModel`, imported like `--model`'s base, its content
+ * digest in the key; it scores with its own tokenizer) or an LM trained from scratch on clean general
+ * text with the study's tokenizer, on a budget derived from the base's (pipelines/sizes.ts `judgeBudget`).
+ */
+export const judgeOf = (p: Builder, u: Upstream, o: Pick<StudyOptions, "seed" | "judgeModel">): Dir => {
+  if (o.judgeModel) {
+    const checkpoint = p.external(o.judgeModel, { id: "judge-checkpoint" });
+    return p.add(importModel, { id: "judge-lm", params: { contextLength: u.S.judgeArch.contextLength }, inputs: { checkpoint } });
+  }
+  return p.add(judge, { id: "judge-lm", params: { seed: o.seed, ...u.S.judgeArch, ...u.S.judge }, inputs: { tokenizer: u.bpe, data: u.data } });
+};
+
+/**
+ * Table 1 and the win-rate tables over the seven methods. The win rates see the judge's held-out
+ * perplexity (the same evalPerplexity as the methods', instance `eval/judge/perplexity`) beside theirs.
+ */
 export const paperTables = (p: Builder, u: Upstream, models: Record<Method, Dir>, opts: { winrates: boolean; judge?: Dir }) => {
   const evals = Object.fromEntries(METHODS.map(([m]) => [m, evaluate(p, u, m, models[m]) as Evals])) as Record<Method, Evals>;
   const t1Inputs = Object.fromEntries(METHODS.flatMap(([m]) => (["Tox", "Mmlu", "Cs", "Ppl"] as const).map((k) => [`${m}${k}`, evals[m][k]])));
   const table = p.add(table1, { id: u.id("table-1"), inputs: t1Inputs as never });
-  if (opts.winrates && opts.judge)
-    p.add(winrates, { id: u.id("win-rates"), inputs: { judge: opts.judge, ...Object.fromEntries(METHODS.map(([m]) => [m, evals[m].Tox])) } as never });
+  if (opts.winrates && opts.judge) {
+    const judgePpl = p.add(evalPerplexity, { id: u.id("eval/judge/perplexity"), params: u.S.evalPerplexity, inputs: { model: opts.judge, data: u.data } });
+    const judged = Object.fromEntries(METHODS.flatMap(([m]) => [[m, evals[m].Tox], [`${m}Ppl`, evals[m].Ppl]]));
+    p.add(winrates, { id: u.id("win-rates"), inputs: { judge: opts.judge, judgePpl, ...judged } as never });
+  }
   return { table, evals };
 };
 
@@ -181,7 +202,7 @@ export const jigsawStudy = (p: Builder, u: Upstream, phi1: Dir) => {
 /** The whole paper: Table 1, win rates, Jigsaw. */
 export const buildStudy = (p: Builder, o: StudyOptions) => {
   const u = upstream(p, o);
-  const judgeLm = p.add(judge, { id: "judge-lm", params: { seed: o.seed, ...u.S.judgeArch, ...u.S.judge }, inputs: { tokenizer: u.bpe, data: u.data } });
+  const judgeLm = judgeOf(p, u, o);
   const { models, oursAd } = methods(p, u, o.schedule);
   const tables = paperTables(p, u, models, { winrates: true, judge: judgeLm });
   jigsawStudy(p, u, oursAd.phi1);
