@@ -13,6 +13,7 @@ import { dependants, plan } from "../../engine/Graph.ts";
 import { smoke } from "../../pipelines/smoke.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
+const JUDGE_FIXTURE = new URL("../fixtures/pretrained/tiny-llama.gguf", import.meta.url).pathname;
 const store = mkdtempSync(join(tmpdir(), "acft-smoke-"));
 test.after(() => rmSync(store, { recursive: true, force: true }));
 
@@ -63,6 +64,18 @@ test("smoke: runs end to end, then all cached, then --set finetune.lambda reruns
   const second = acft("run", "smoke");
   assert.equal(second.code, 0);
   assert.deepEqual(second.json.instances.filter((i: Instance) => i.status !== "cached").map((i: Instance) => i.id), [], "second run is all cache hits");
+
+  // --judge-model: a pretrained judge (the tiny random Llama fixture, with its own SentencePiece
+  // tokenizer) replaces the trained one; only the judge, its perplexity and the win rates rerun.
+  const judged = acft("run", "smoke", "--judge-model", JUDGE_FIXTURE, "--only", "win-rates");
+  assert.equal(judged.code, 0, judged.stderr.slice(-2000));
+  assert.deepEqual(judged.json.instances.filter((i: Instance) => i.status !== "cached").map((i: Instance) => i.id).sort(), ["eval/judge/perplexity", "judge-lm", "win-rates"]);
+  const t2 = JSON.parse(spawnSync(process.execPath, [join(root, "bin/acft.mjs"), "tables", "--format", "json", "--store", store], { cwd: root, encoding: "utf8" }).stdout.trim().split("\n").pop()!);
+  const [pj, pb] = ["Judge", "Base"].map((m) => t2.winrate_judge.find((r: { model: string }) => r.model === m));
+  assert.equal(pj.bytes, pb.bytes, "the same held-out text");
+  assert.notEqual(pj.tokens, pb.tokens, "the judge's own tokenizer");
+  assert.ok(pj.rank > 1, "a random-weight judge is not the best language model, and the table says so");
+  assert.equal(t2.winrate_pairs.length, 21);
 
   const third = acft("run", "smoke", "--set", "finetune.lambda=0.5");
   assert.equal(third.code, 0, third.stderr.slice(-2000));
