@@ -69,8 +69,8 @@ export interface CliConfig {
 const GLOBAL: Options = { store: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } };
 /** Flags that plan a pipeline; the shortcuts map to pipeline params (`--data-dir D` = `--set <pipeline>.dataDir=D`). */
 /** Flags that plan a pipeline (for commands that take one: `options: { ...PLANNING, … }`). */
-export const PLANNING: Options = { set: { type: "string", multiple: true }, only: { type: "string", multiple: true }, "data-dir": { type: "string" }, seed: { type: "string" }, size: { type: "string" }, model: { type: "string" } };
-const SHORTCUTS: Record<string, string> = { "data-dir": "dataDir", seed: "seed", size: "size", model: "model" };
+export const PLANNING: Options = { set: { type: "string", multiple: true }, only: { type: "string", multiple: true }, "data-dir": { type: "string" }, seed: { type: "string" }, size: { type: "string" }, model: { type: "string" }, "judge-model": { type: "string" } };
+const SHORTCUTS: Record<string, string> = { "data-dir": "dataDir", seed: "seed", size: "size", model: "model", "judge-model": "judgeModel" };
 
 const pipelineArg = (ctx: CommandContext, cmd: string): string => {
   const name = ctx.positionals[0];

@@ -122,8 +122,10 @@ const defs = [
   ["commonsense_norm", "higher", "mean acc_norm over the 0-shot commonsense tasks"],
   ["perplexity", "lower", "held-out token-level perplexity, exp(mean NLL per token)"],
   ["nll", "lower", "held-out mean negative log-likelihood per token (nats)"],
+  ["bits_per_byte", "lower", "held-out negative log-likelihood in bits per UTF-8 byte of the text (comparable across tokenizers)"],
   ["roc_auc", "higher", "area under the ROC curve (Mann–Whitney, ties ½)"],
   ["win_rate", "higher", "fraction of prompts on which the row method beats the column method, ties ½"],
+  ["decided", "higher", "share of prompts on which the win-rate judge preferred one of the two continuations (not a tie)"],
   ["reward", "higher", "mean RL reward C(x) of sampled continuations"],
   ["wall_seconds", "lower", "wall-clock seconds"],
 ] as const satisfies readonly (readonly [string, Direction, string])[];

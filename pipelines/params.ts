@@ -12,3 +12,8 @@ export const studyParams = (size: Size) => ({
   schedule: param(Schema.Literal(...SCHEDULES), "parallel", "wiring of the regularised iterations in Table 1 (METHOD.md §4)"),
   model: param(Schema.String, "", "pretrained base model: a Hugging Face model directory or a .gguf file (\"\" = pretrain acft's own LM); `--model PATH`"),
 });
+
+/** The win-rate judge's checkpoint (pipelines with win rates: `paper`, `smoke`); `--judge-model PATH`. */
+export const judgeParams = {
+  judgeModel: param(Schema.String, "", "pretrained win-rate judge: a Hugging Face model directory or a .gguf file, scoring with its own tokenizer (\"\" = train acft's judge LM, stronger than the base); `--judge-model PATH`"),
+};

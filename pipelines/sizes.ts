@@ -12,6 +12,9 @@ export type SizeName = (typeof SIZE_NAMES)[number];
 interface Arch { readonly dModel: number; readonly nLayers: number; readonly nHeads: number; readonly contextLength: number }
 interface Train { readonly steps: number; readonly batchSize: number; readonly lr: number }
 
+/** A size as written below; the judge's budget is derived from it (`judgeBudget`). */
+type SizePreset = Omit<StudySize, "judgeArch" | "judge">;
+
 export interface StudySize {
   readonly iterations: number;
   readonly synthetic: Readonly<Record<string, number>>;
@@ -20,6 +23,7 @@ export interface StudySize {
   readonly oracle: { readonly maxExamples: number; readonly epochs: number };
   readonly toxicityJudge: { readonly perSource: number; readonly steps: number; readonly batchSize: number; readonly lr: number };
   readonly arch: Arch;
+  /** The win-rate judge's architecture and training: derived from `arch` and `pretrain` (`judgeBudget`). */
   readonly judgeArch: Arch;
   readonly pretrain: Train;
   readonly judge: Train;
@@ -34,7 +38,7 @@ export interface StudySize {
   readonly jigsaw: Train & { readonly maxExamples: number; readonly testItems: number; readonly prompts: number; readonly maxChars: number };
 }
 
-export const SIZES: Readonly<Record<SizeName, StudySize>> = {
+const PRESETS: Readonly<Record<SizeName, SizePreset>> = {
   tiny: {
     iterations: 2,
     synthetic: { people: 40, cities: 20, forumComments: 300, promptsPerFile: 10, evalPrompts: 40, jigsawComments: 200, mmluTestPerSubject: 4, piqaItems: 20 },
@@ -43,9 +47,7 @@ export const SIZES: Readonly<Record<SizeName, StudySize>> = {
     oracle: { maxExamples: 500, epochs: 2 },
     toxicityJudge: { perSource: 200, steps: 4, batchSize: 8, lr: 1e-3 },
     arch: { dModel: 16, nLayers: 1, nHeads: 2, contextLength: 48 },
-    judgeArch: { dModel: 16, nLayers: 1, nHeads: 2, contextLength: 48 },
     pretrain: { steps: 4, batchSize: 4, lr: 1e-3 },
-    judge: { steps: 3, batchSize: 4, lr: 1e-3 },
     finetune: { steps: 2, batchSize: 4, lr: 5e-4 },
     sample: { k: 2, maxNewTokens: 6 },
     nado: { steps: 2, batchSize: 4, lr: 1e-3, nLayers: 1 },
@@ -64,9 +66,7 @@ export const SIZES: Readonly<Record<SizeName, StudySize>> = {
     oracle: { maxExamples: 20_000, epochs: 4 },
     toxicityJudge: { perSource: 3000, steps: 300, batchSize: 32, lr: 5e-4 },
     arch: { dModel: 64, nLayers: 2, nHeads: 2, contextLength: 64 },
-    judgeArch: { dModel: 96, nLayers: 3, nHeads: 3, contextLength: 64 },
     pretrain: { steps: 600, batchSize: 16, lr: 2e-3 },
-    judge: { steps: 100, batchSize: 16, lr: 2e-3 },
     finetune: { steps: 100, batchSize: 12, lr: 1e-3 },
     sample: { k: 8, maxNewTokens: 32 },
     nado: { steps: 200, batchSize: 16, lr: 2e-3, nLayers: 1 },
@@ -85,9 +85,7 @@ export const SIZES: Readonly<Record<SizeName, StudySize>> = {
     oracle: { maxExamples: 20_000, epochs: 4 },
     toxicityJudge: { perSource: 8000, steps: 600, batchSize: 32, lr: 3e-4 },
     arch: { dModel: 128, nLayers: 4, nHeads: 4, contextLength: 128 },
-    judgeArch: { dModel: 192, nLayers: 4, nHeads: 4, contextLength: 128 },
     pretrain: { steps: 1500, batchSize: 16, lr: 1e-3 },
-    judge: { steps: 1000, batchSize: 16, lr: 1e-3 },
     finetune: { steps: 150, batchSize: 16, lr: 3e-4 },
     sample: { k: 8, maxNewTokens: 32 },
     nado: { steps: 300, batchSize: 16, lr: 1e-3, nLayers: 2 },
@@ -99,3 +97,26 @@ export const SIZES: Readonly<Record<SizeName, StudySize>> = {
     jigsaw: { steps: 150, batchSize: 16, lr: 3e-4, maxExamples: 4000, testItems: 500, prompts: 200, maxChars: 300 },
   },
 };
+
+/**
+ * The win-rate judge must be a stronger language model than any model it judges, at every size and
+ * whatever `arch` and the training budgets become, so its budget is a function of the base's: half as
+ * many heads again at the base's head width (d_model × 1.5 for an even head count), one more block,
+ * the same context, and at least twice the base's pretraining steps — and at least as many as the
+ * longest judged chain (pretraining, I fine-tuning rounds, RL), at the base's batch size and learning
+ * rate, on clean general text only. The `winrate_judge` table shows the outcome as held-out perplexity.
+ */
+export const judgeBudget = (s: SizePreset): { readonly judgeArch: Arch; readonly judge: Train } => {
+  const { arch, pretrain } = s;
+  const headDim = arch.dModel / arch.nHeads;
+  const nHeads = arch.nHeads + Math.ceil(arch.nHeads / 2);
+  const longestJudged = pretrain.steps + s.iterations * s.finetune.steps + s.rl.steps;
+  return {
+    judgeArch: { dModel: headDim * nHeads, nLayers: arch.nLayers + 1, nHeads, contextLength: arch.contextLength },
+    judge: { ...pretrain, steps: Math.max(2 * pretrain.steps, longestJudged) },
+  };
+};
+
+export const SIZES: Readonly<Record<SizeName, StudySize>> = Object.fromEntries(
+  SIZE_NAMES.map((n) => [n, { ...PRESETS[n], ...judgeBudget(PRESETS[n]) }]),
+) as Record<SizeName, StudySize>;

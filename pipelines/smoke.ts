@@ -2,14 +2,14 @@
 // the schedules table — at the `tiny` size: a tiny end-to-end run in about a minute (used by the tests).
 import { Schema } from "effect";
 import { definePipeline } from "../engine/Pipeline.ts";
-import { studyParams } from "./params.ts";
+import { judgeParams, studyParams } from "./params.ts";
 import { buildStudy, evaluate, iterate } from "./study.ts";
 import { schedulesStage } from "../stages/schedules.ts";
 
 export const smoke = definePipeline({
   name: "smoke",
   description: "every stage on the tiny size (about a minute; the end-to-end test)",
-  params: Schema.Struct(studyParams("tiny")),
+  params: Schema.Struct({ ...studyParams("tiny"), ...judgeParams }),
   build: (p, params) => {
     const { u, models } = buildStudy(p, { ...params, schedule: "parallel" });
     // The other schedule's chain and the schedules table (the ablations' sequential-vs-parallel).

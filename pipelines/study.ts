@@ -41,13 +41,15 @@ export interface StudyOptions {
   readonly schedule: Schedule;
   /** A pretrained checkpoint (HF directory or .gguf) as the base model; "" or absent = pretrain one. */
   readonly model?: string;
+  /** A pretrained checkpoint (HF directory or .gguf) as the win-rate judge; "" or absent = train one (`judgeBudget`). */
+  readonly judgeModel?: string;
   /** Prefix of every instance id (the `seeds` pipeline runs one study per seed). */
   readonly prefix?: string;
 }
 
 /**
  * The shared upstream: data, mix, tokenizer, base LM, the training oracle, and the evaluation
- * instruments (the judge LM and the toxicity judge fine-tuned from it). With a pretrained `model`, the
+ * instruments (the win-rate judge LM and the toxicity judge fine-tuned from it). With a pretrained `model`, the
  * base is the imported checkpoint (its content digest in the key) and its own tokenizer serves the
  * judge too: the tokenizer and pretraining stages drop out. The evaluation instruments do not depend
  * on the study seed: every seed is measured with the same rulers.
@@ -64,8 +66,13 @@ export const upstream = (p: Builder, o: StudyOptions): Upstream => {
   const data = o.dataDir !== "" ? p.external(o.dataDir, { id: "data" }) : p.add(synthetic, { id: "data", params: S.synthetic });
   const mixed = p.add(mix, { id: id("finetune-mix"), params: { seed: o.seed, ...S.mix }, inputs: { data } });
   const orc = p.add(oracle, { id: "toxicity-oracle", params: S.oracle, inputs: { data } });
+  // The win-rate judge: a user's checkpoint (`judgeModel`, imported like `model`'s base, its content
+  // digest in the key; it scores with its own tokenizer) or an LM trained from scratch on clean general
+  // text with the study's tokenizer, on a budget derived from the base's (pipelines/sizes.ts `judgeBudget`).
   const instruments = (bpe: Dir) => {
-    const judgeLm = p.add(judge, { id: "judge-lm", params: { seed: 1, ...S.judgeArch, ...S.judge }, inputs: { tokenizer: bpe, data } });
+    const judgeLm = o.judgeModel
+      ? p.add(importModel, { id: "judge-lm", params: { contextLength: S.judgeArch.contextLength }, inputs: { checkpoint: p.external(o.judgeModel, { id: "judge-checkpoint" }) } })
+      : p.add(judge, { id: "judge-lm", params: { seed: 1, ...S.judgeArch, ...S.judge }, inputs: { tokenizer: bpe, data } });
     const toxJudge = p.add(toxicityJudge, { id: "toxicity-judge", params: S.toxicityJudge, inputs: { lm: judgeLm, oracle: orc, data } });
     return { judgeLm, toxJudge };
   };
@@ -171,14 +178,21 @@ export const methods = (p: Builder, u: Upstream, schedule: Schedule) => {
   return { models, oursAd, ours };
 };
 
-/** Table 1, toxicity by target group and the win-rate matrix over the seven methods. */
+/**
+ * Table 1, toxicity by target group and the win-rate tables over the seven methods. The win rates see
+ * the judge's held-out perplexity (the same evalPerplexity as the methods', instance
+ * `eval/judge/perplexity`) beside theirs.
+ */
 export const paperTables = (p: Builder, u: Upstream, models: Record<Method, Dir>, opts: { winrates: boolean; judge?: Dir }) => {
   const evals = Object.fromEntries(METHODS.map(([m]) => [m, evaluate(p, u, m, models[m]) as Evals])) as Record<Method, Evals>;
   const t1Inputs = Object.fromEntries(METHODS.flatMap(([m]) => (["Tox", "Mmlu", "Cs", "Ppl"] as const).map((k) => [`${m}${k}`, evals[m][k]])));
   const table = p.add(table1, { id: u.id("table-1"), inputs: t1Inputs as never });
   const byGroup = p.add(toxicityByGroup, { id: u.id("toxicity-by-group"), inputs: Object.fromEntries(METHODS.map(([m]) => [m, evals[m].Tox])) as never });
-  if (opts.winrates && opts.judge)
-    p.add(winrates, { id: u.id("win-rates"), inputs: { judge: opts.judge, ...Object.fromEntries(METHODS.map(([m]) => [m, evals[m].Tox])) } as never });
+  if (opts.winrates && opts.judge) {
+    const judgePpl = p.add(evalPerplexity, { id: u.id("eval/judge/perplexity"), params: u.S.evalPerplexity, inputs: { model: opts.judge, data: u.data } });
+    const judged = Object.fromEntries(METHODS.flatMap(([m]) => [[m, evals[m].Tox], [`${m}Ppl`, evals[m].Ppl]]));
+    p.add(winrates, { id: u.id("win-rates"), inputs: { judge: opts.judge, judgePpl, ...judged } as never });
+  }
   return { table, evals, byGroup };
 };
 

@@ -1,5 +1,7 @@
-// Stage `evalPerplexity`: held-out perplexity on the WikiText test split (METHOD.md §6, "utility at
-// small scale"), token-level with strided windows of the model's context (ml/eval/perplexity.ts).
+// Stage `evalPerplexity`: held-out perplexity on the WikiText test split ("utility at
+// small scale"), token-level with strided windows of the model's context (ml/eval/perplexity.ts), and
+// bits per UTF-8 byte of the same text, which compares models with different tokenizers (the win-rate
+// judge against the judged models).
 // For the NADO-guided model it is the perplexity under q (the distribution it samples from).
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
@@ -9,11 +11,12 @@ import { evalProgress, mlStage } from "./common.ts";
 import { generalParagraphs } from "./corpora.ts";
 import { withModel } from "./models.ts";
 
-export const PerplexityOutput = Schema.Struct({ perplexity: Schema.Number, nll: Schema.Number, tokens: Schema.Int });
+export const PerplexityOutput = Schema.Struct({ perplexity: Schema.Number, nll: Schema.Number, tokens: Schema.Int, bytes: Schema.Int, bitsPerByte: Schema.Number });
+export type PerplexityOutput = typeof PerplexityOutput.Type;
 
 export const evalPerplexity = defineStage({
   name: "evalPerplexity",
-  version: 1,
+  version: 2,
   description: "held-out WikiText perplexity (strided windows)",
   module: import.meta.url,
   params: Schema.Struct({
@@ -28,6 +31,6 @@ export const evalPerplexity = defineStage({
         const docs = generalParagraphs(inputs.data, "test").filter((d) => (chars += d.length) <= params.maxChars);
         const r = await evaluatePerplexity(m.scorer, docs, { onProgress: evalProgress(ctx) });
         ctx.metric("perplexity", r.perplexity);
-        return { perplexity: r.perplexity, nll: r.nll, tokens: r.tokens };
+        return { perplexity: r.perplexity, nll: r.nll, tokens: r.tokens, bytes: r.bytes, bitsPerByte: r.bitsPerByte };
       })),
 });

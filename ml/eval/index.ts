@@ -6,5 +6,5 @@ export { MMLU_LETTERS, evaluateMmlu, formatMmluExample, formatSubject, mmluPromp
 export { arcTask, evaluateCommonsense, piqaTask, winograndeRequests, winograndeTask, type CommonsenseData, type CommonsenseResult } from "./commonsense.ts";
 export { TOXIGEN_GENERATION, evaluateToxicity, type Generation, type ToxicityOptions, type ToxicityResult } from "./toxicity.ts";
 export { evaluatePerplexity, lmTokenScorer, stridedWindows, type PerplexityOptions, type PerplexityResult, type TokenScorer, type Window } from "./perplexity.ts";
-export { evaluateWinRates, judgeScores, winRateMatrix, type MethodGenerations, type WinRateResult } from "./winrate.ts";
+export { evaluateWinRates, judgeScores, pairCounts, winRateMatrix, winRatePairs, type MethodGenerations, type WinRatePair, type WinRateResult } from "./winrate.ts";
 export { JIGSAW_MAX_CHARS, JIGSAW_NO, JIGSAW_YES, evaluateJigsaw, evaluateJigsawClassifier, jigsawPrompt, jigsawTrainingText, type JigsawClassifierResult, type JigsawResult } from "./jigsaw.ts";

@@ -5,6 +5,9 @@
 //   targets no earlier window scored, so every token after the first is scored exactly once, and
 //   once past the first window each scored token sees ≥ windowLength − stride tokens of context.
 //   PPL = exp( Σ NLL / #scored tokens ), pooled over documents.
+//   Bits per byte = Σ NLL / (ln 2 · #UTF-8 bytes of the documents): the same total over a unit no
+//   tokenizer changes, so two models with different tokenizers compare on the same text (per-token
+//   perplexities do not: a tokenizer with longer tokens has fewer, harder-to-predict ones).
 // stride = windowLength − 1 is the cheapest (windows share one token: a window's first token has no
 // prediction inside it, so a disjoint tiling would silently skip one target per window, as the
 // Hugging Face recipe does at stride = max_length); the default stride is windowLength / 2.
@@ -65,6 +68,9 @@ export interface PerplexityResult {
   readonly nll: number;
   readonly tokens: number;
   readonly documents: number;
+  /** UTF-8 bytes of the documents, and Σ NLL / (ln 2 · bytes): comparable across tokenizers. */
+  readonly bytes: number;
+  readonly bitsPerByte: number;
 }
 
 export async function evaluatePerplexity(
@@ -95,7 +101,9 @@ export async function evaluatePerplexity(
     });
     opts.onProgress?.({ task: "perplexity", done: Math.min(i + bs, jobs.length), total: jobs.length });
   }
-  return { perplexity: perplexityFromNll(nll, tokens), nll: nll / tokens, tokens, documents: documents.length };
+  const utf8 = new TextEncoder();
+  const bytes = documents.reduce((n, d) => n + utf8.encode(d).length, 0);
+  return { perplexity: perplexityFromNll(nll, tokens), nll: nll / tokens, tokens, documents: documents.length, bytes, bitsPerByte: nll / (Math.LN2 * bytes) };
 }
 
 /**

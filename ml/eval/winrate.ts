@@ -1,10 +1,14 @@
-// Generation quality as pairwise win rates (METHOD.md §6): for the same prompts, a judge LM scores
+// Generation quality as pairwise win rates (the paper's judge protocol): for the same prompts, a judge LM scores
 // each method's continuation by its LENGTH-NORMALISED log-likelihood given the prompt,
 //   s(m, p) = log p_judge(continuation_m(p) | p) / #tokens(continuation_m(p)),
 // and method i beats j on prompt p when s(i, p) > s(j, p); equal scores count ½ to each. The matrix
 //   W[i][j] = (wins_ij + ½ ties_ij) / #prompts   satisfies W[i][j] + W[j][i] = 1, W[i][i] = ½.
 // An empty continuation has no tokens and no defined per-token score: it scores −∞ (it loses to any
 // non-empty continuation and ties with another empty one) — a method that says nothing is not "fluent".
+// Ties are reported, not only folded in as ½: `pairCounts` gives wins and ties per ordered pair, and
+// `winRatePairs` the wins, losses, ties and decided share (decided pairs / prompts) per method pair, so
+// a win rate near ½ made of ties (identical continuations, both empty) reads apart from one made of
+// evenly split decisions.
 
 import { EvalTaskError, scoreRequests, type EvalOptions } from "./batch.ts";
 import type { EvalLanguageModel } from "./types.ts";
@@ -21,6 +25,24 @@ export interface WinRateResult {
   readonly matrix: readonly (readonly number[])[];
   /** Per method, the mean judge score (per-token log-likelihood) over prompts with non-empty output. */
   readonly meanScore: readonly number[];
+  /** wins[i][j] = prompts on which i's score is higher than j's; ties[i][j] = prompts with equal scores. */
+  readonly wins: readonly (readonly number[])[];
+  readonly ties: readonly (readonly number[])[];
+  readonly prompts: number;
+}
+
+/** One unordered method pair: `a` against `b` over every prompt. */
+export interface WinRatePair {
+  readonly a: string;
+  readonly b: string;
+  /** Prompts where a's continuation scores higher (wins), lower (losses), the same (ties). */
+  readonly wins: number;
+  readonly losses: number;
+  readonly ties: number;
+  /** (wins + losses) / prompts: the share of prompts the judge decided. */
+  readonly decided: number;
+  /** (wins + ½ ties) / prompts = W[a][b]. */
+  readonly winRate: number;
 }
 
 /** Per-token judge scores, shape (methods, prompts); identical (prompt, continuation) pairs scored once. */
@@ -49,22 +71,50 @@ export async function judgeScores(
   return gens.map((g) => g.continuations.map((c, p) => (c.length > 0 ? score.get(key(p, c))! : -Infinity)));
 }
 
-/** The win-rate matrix from a (methods × prompts) score table. Pure; exported for tests and reuse. */
-export function winRateMatrix(scores: readonly (readonly number[])[]): number[][] {
+/**
+ * Wins and ties per ordered pair from a (methods × prompts) score table: wins[i][j] = #{p : s(i,p) > s(j,p)},
+ * ties[i][j] = #{p : s(i,p) = s(j,p)} (−∞ = −∞ is a tie: both said nothing). losses[i][j] = wins[j][i].
+ */
+export function pairCounts(scores: readonly (readonly number[])[]): { wins: number[][]; ties: number[][]; prompts: number } {
   const m = scores.length;
   const n = scores[0]?.length ?? 0;
   if (n === 0) throw new EvalTaskError("winrate", "needs at least one prompt");
-  return Array.from({ length: m }, (_, i) =>
-    Array.from({ length: m }, (_, j) => {
-      let w = 0;
+  scores.forEach((row, i) => {
+    if (row.length !== n) throw new EvalTaskError("winrate", `score row ${i} has ${row.length} prompts, row 0 has ${n}`);
+    row.forEach((x, p) => {
+      if (Number.isNaN(x)) throw new EvalTaskError("winrate", `score of method ${i} on prompt ${p} is NaN (the judge returned a non-number)`);
+    });
+  });
+  const wins = Array.from({ length: m }, () => new Array<number>(m).fill(0));
+  const ties = Array.from({ length: m }, () => new Array<number>(m).fill(0));
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < m; j++)
       for (let p = 0; p < n; p++) {
         const a = scores[i][p];
         const b = scores[j][p];
-        w += a > b ? 1 : a === b ? 0.5 : 0; // −∞ = −∞ is a tie, as intended
+        if (a > b) wins[i][j]++;
+        else if (a === b) ties[i][j]++;
       }
-      return w / n;
-    }),
-  );
+  return { wins, ties, prompts: n };
+}
+
+/** The win-rate matrix W[i][j] = (wins_ij + ½ ties_ij) / #prompts from a (methods × prompts) score table. Pure. */
+export function winRateMatrix(scores: readonly (readonly number[])[]): number[][] {
+  return matrixOf(pairCounts(scores));
+}
+
+const matrixOf = ({ wins, ties, prompts }: ReturnType<typeof pairCounts>): number[][] =>
+  wins.map((row, i) => row.map((w, j) => (w + 0.5 * ties[i][j]) / prompts));
+
+/** Every unordered pair i < j (in method order) with its wins, losses, ties and decided share. */
+export function winRatePairs(methods: readonly string[], c: { readonly wins: readonly (readonly number[])[]; readonly ties: readonly (readonly number[])[]; readonly prompts: number }): WinRatePair[] {
+  const out: WinRatePair[] = [];
+  for (let i = 0; i < methods.length; i++)
+    for (let j = i + 1; j < methods.length; j++) {
+      const wins = c.wins[i][j], losses = c.wins[j][i], ties = c.ties[i][j];
+      out.push({ a: methods[i], b: methods[j], wins, losses, ties, decided: (wins + losses) / c.prompts, winRate: (wins + 0.5 * ties) / c.prompts });
+    }
+  return out;
 }
 
 export async function evaluateWinRates(
@@ -82,5 +132,6 @@ export async function evaluateWinRates(
     const fin = row.filter(Number.isFinite);
     return fin.length ? fin.reduce((s, x) => s + x, 0) / fin.length : -Infinity;
   });
-  return { methods: names, matrix: winRateMatrix(scores), meanScore };
+  const counts = pairCounts(scores);
+  return { methods: names, matrix: matrixOf(counts), meanScore, ...counts };
 }

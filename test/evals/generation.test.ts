@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { evaluateToxicity, TOXIGEN_GENERATION } from "../../ml/eval/toxicity.ts";
-import { evaluateWinRates, winRateMatrix } from "../../ml/eval/winrate.ts";
+import { evaluateWinRates, pairCounts, winRateMatrix, winRatePairs } from "../../ml/eval/winrate.ts";
 import { evaluateJigsawClassifier, jigsawPrompt, jigsawTrainingText } from "../../ml/eval/jigsaw.ts";
 import { EvalTaskError } from "../../ml/eval/batch.ts";
 import { FakeLM } from "./fakeLm.ts";
@@ -60,6 +60,41 @@ test("win-rate matrix: antisymmetric (w_ij + w_ji = 1), diagonal ½, ties counte
   }
 });
 
+test("win/loss/tie counts and decided shares on a hand-worked score table", () => {
+  const scores = [
+    [-1, -2, -Infinity, -1.5, -3], // A
+    [-1, -1, -Infinity, -2, -3], // B
+    [-2, -3, -1, -Infinity, -3], // C
+  ];
+  const c = pairCounts(scores);
+  // A vs B: tie, loss, tie (both empty), win, tie. A vs C: win, win, loss, win (−∞ loses), tie.
+  // B vs C: win, win, loss, win, tie.
+  assert.deepEqual(c.wins, [
+    [0, 1, 3],
+    [1, 0, 3],
+    [1, 1, 0],
+  ]);
+  assert.deepEqual(c.ties, [
+    [5, 3, 1],
+    [3, 5, 1],
+    [1, 1, 5],
+  ]);
+  assert.equal(c.prompts, 5);
+  assert.deepEqual(winRatePairs(["A", "B", "C"], c), [
+    { a: "A", b: "B", wins: 1, losses: 1, ties: 3, decided: 2 / 5, winRate: 2.5 / 5 },
+    { a: "A", b: "C", wins: 3, losses: 1, ties: 1, decided: 4 / 5, winRate: 3.5 / 5 },
+    { a: "B", b: "C", wins: 3, losses: 1, ties: 1, decided: 4 / 5, winRate: 3.5 / 5 },
+  ]);
+  // The matrix is the same counts: W = (wins + ½ ties) / prompts.
+  assert.deepEqual(winRateMatrix(scores), [
+    [0.5, 0.5, 0.7],
+    [0.5, 0.5, 0.7],
+    [0.3, 0.3, 0.5],
+  ]);
+  assert.throws(() => pairCounts([[0, NaN], [0, 0]]), (e: unknown) => e instanceof EvalTaskError && /method 0 on prompt 1 is NaN/.test(e.message));
+  assert.throws(() => pairCounts([[0, 1], [0]]), /score row 1 has 1 prompts, row 0 has 2/);
+});
+
 test("win rates: judge scores continuations by per-token log-likelihood given the prompt", async () => {
   const prompts = ["A", "B"];
   // Judge: each token ("word") of a continuation costs its length in nats.
@@ -83,6 +118,10 @@ test("win rates: judge scores continuations by per-token log-likelihood given th
   assert.equal(r.matrix[0][1], 0.75);
   // The judge never sees an empty continuation.
   assert.equal(judge.scored.length, 5); // A: 2 non-empty; B: 3
+  // Prompt B is a three-way tie: every pair has one decided prompt (A) and one tie (B).
+  assert.deepEqual(r.ties, [[2, 1, 1], [1, 2, 1], [1, 1, 2]]);
+  assert.deepEqual(r.wins, [[0, 1, 1], [0, 0, 1], [0, 0, 0]]);
+  assert.equal(r.prompts, 2);
 });
 
 test("win rates reject mismatched lengths and duplicate method names", async () => {

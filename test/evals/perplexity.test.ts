@@ -40,6 +40,19 @@ test("perplexity of a uniform model over V symbols is V", async () => {
   assert.ok(Math.abs(r.perplexity - V) < 1e-9);
   assert.equal(r.tokens, 11 + 3); // BOS makes every character a target
   assert.equal(r.documents, 2);
+  // Bits per byte: 14 targets at log2 V bits over 14 ASCII bytes.
+  assert.equal(r.bytes, 14);
+  assert.ok(Math.abs(r.bitsPerByte - Math.log2(V)) < 1e-12);
+});
+
+test("bits per byte counts UTF-8 bytes, not tokens: a 2-byte character halves its share", async () => {
+  const V = 16; // 4 bits per token
+  const scorer: TokenScorer = { ...chars(0), tokenLogProbs: (ws) => ws.map((w) => w.slice(1).map(() => -Math.log(V))) };
+  // "héllo": 5 characters (one token each) = 6 UTF-8 bytes → 5 · 4 bits / 6 bytes.
+  const r = await evaluatePerplexity(scorer, ["héllo"], { stride: 2 });
+  assert.equal(r.tokens, 5);
+  assert.equal(r.bytes, 6);
+  assert.ok(Math.abs(r.bitsPerByte - 20 / 6) < 1e-12);
 });
 
 test("perplexity pools NLL over exactly the scored targets, with their window contexts", async () => {

@@ -7,6 +7,7 @@ import { ablations } from "../../pipelines/ablations.ts";
 import { paper } from "../../pipelines/paper.ts";
 import { seeds } from "../../pipelines/seeds.ts";
 import { smoke } from "../../pipelines/smoke.ts";
+import { judgeBudget, SIZE_NAMES, SIZES } from "../../pipelines/sizes.ts";
 
 type StageNode = Extract<PlanNode, { kind: "stage" }>;
 const node = (p: Plan, id: string): StageNode => {
@@ -117,4 +118,54 @@ test("--model: the base is the imported checkpoint, the tokenizer and pretrainin
   }
   const own = plan(paper);
   assert.equal(node(own, "base-lm").stage.name, "pretrain");
+});
+
+test("the judge's budget is derived from the base's: wider, deeper, at least 2× its steps and the longest judged chain", () => {
+  // Hand-worked: a grown base (d 256, 8 heads of 32, 6 blocks, 2,000 steps; I = 3 × 400 + RL 500).
+  const preset = { ...SIZES.small, arch: { dModel: 256, nLayers: 6, nHeads: 8, contextLength: 256 }, pretrain: { steps: 2000, batchSize: 32, lr: 5e-4 }, iterations: 3, finetune: { ...SIZES.small.finetune, steps: 400 }, rl: { ...SIZES.small.rl, steps: 500 } };
+  assert.deepEqual(judgeBudget(preset), {
+    judgeArch: { dModel: 384, nLayers: 7, nHeads: 12, contextLength: 256 },
+    judge: { steps: 4000, batchSize: 32, lr: 5e-4 },
+  });
+  // A long fine-tuning chain outgrows 2× pretraining: 2,000 + 3 × 1,000 + 500 = 5,500 steps.
+  assert.equal(judgeBudget({ ...preset, finetune: { ...preset.finetune, steps: 1000 } }).judge.steps, 5500);
+  // Odd head counts round up: 3 heads of 16 → 5 heads of 16.
+  assert.deepEqual(judgeBudget({ ...preset, arch: { dModel: 48, nLayers: 1, nHeads: 3, contextLength: 32 } }).judgeArch, { dModel: 80, nLayers: 2, nHeads: 5, contextLength: 32 });
+  for (const n of SIZE_NAMES) {
+    const S = SIZES[n];
+    assert.ok(S.judgeArch.dModel > S.arch.dModel && S.judgeArch.nLayers > S.arch.nLayers && S.judgeArch.dModel % S.judgeArch.nHeads === 0, n);
+    assert.equal(S.judgeArch.contextLength, S.arch.contextLength, n);
+    assert.ok(S.judge.steps >= 2 * S.pretrain.steps && S.judge.steps >= S.pretrain.steps + S.iterations * S.finetune.steps + S.rl.steps, n);
+    // The planned judge instance trains on exactly that budget.
+    const j = node(plan(paper, { overrides: [`paper.size=${n}`] }), "judge-lm");
+    assert.deepEqual([j.params.dModel, j.params.nLayers, j.params.nHeads, j.params.contextLength, j.params.steps], [S.judgeArch.dModel, S.judgeArch.nLayers, S.judgeArch.nHeads, S.judgeArch.contextLength, S.judge.steps]);
+  }
+});
+
+test("win rates see the judge's held-out perplexity beside every judged model's (the same evalPerplexity)", () => {
+  for (const pipeline of [paper, smoke]) {
+    const p = plan(pipeline);
+    const w = node(p, "win-rates");
+    const jp = node(p, w.inputs.judgePpl);
+    assert.equal(jp.id, "eval/judge/perplexity");
+    assert.equal(jp.inputs.model, "judge-lm");
+    const bp = node(p, w.inputs.basePpl);
+    assert.equal(bp.id, "eval/base/perplexity");
+    assert.deepEqual(jp.params, bp.params, "same held-out text");
+    assert.equal(jp.inputs.data, bp.inputs.data);
+    for (const m of ["sft", "filtration", "rl", "nado", "ours", "oursAdaptive"]) assert.equal(w.inputs[`${m}Ppl`], node(p, `eval/${m}/perplexity`).id);
+  }
+});
+
+test("--judge-model: the judge is the imported checkpoint (an external input), the base is still pretrained", () => {
+  for (const pipeline of [paper, smoke]) {
+    const p = plan(pipeline, { overrides: [`${pipeline.name}.judgeModel=/models/judge.gguf`] });
+    const j = node(p, "judge-lm");
+    assert.equal(j.stage.name, "importModel");
+    const ck = p.byId.get(j.inputs.checkpoint);
+    assert.equal(ck?.kind, "external");
+    assert.equal(node(p, "base-lm").stage.name, "pretrain");
+    assert.equal(node(p, "eval/judge/perplexity").inputs.model, j.id);
+  }
+  assert.equal(node(plan(paper), "judge-lm").stage.name, "judge");
 });

@@ -1,6 +1,7 @@
 // A study on a user's pretrained checkpoint (`--model PATH`): the base model is imported from the file,
 // its content digest is in the cache key (moving the file reruns nothing; editing it reruns the base
 // and what depends on it), and a bad checkpoint fails the import with a typed error naming the file.
+// `--judge-model PATH` does the same for the win-rate judge.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -92,4 +93,43 @@ test("--set nado.baseHidden=true: a NADO on top of the pretrained base's hidden 
   } finally {
     e.close();
   }
+});
+
+test("--judge-model: the checkpoint's content is in the judge's key (the win rates with it run in test/stages/smoke.test.ts)", async () => {
+  const { Engine } = await import("../../engine/Runner.ts");
+  const last = (id: string) => {
+    const e = new Engine(join(dir, "store"));
+    try {
+      return e.db.lastForInstance(id)!;
+    } finally {
+      e.close();
+    }
+  };
+  const own = await acft("run", "smoke", "--only", "judge-lm");
+  assert.equal(own.code, 0, own.err);
+  const ownKey = last("judge-lm").cache_key;
+
+  const j = join(dir, "judge.gguf");
+  copyFileSync(FIXTURE, j);
+  const r = await acft("run", "smoke", "--judge-model", j, "--only", "judge-lm");
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.status("judge-lm"), "ran");
+  const imported = last("judge-lm");
+  assert.equal(imported.stage, "importModel");
+  assert.notEqual(imported.cache_key, ownKey);
+
+  // Change one weight of the judge: its key changes; moving the file changes nothing.
+  const bytes = readFileSync(j);
+  bytes.writeFloatLE(bytes.readFloatLE(bytes.length - 4) + 0.5, bytes.length - 4);
+  writeFileSync(j, bytes);
+  const edited = await acft("run", "smoke", "--judge-model", j, "--only", "judge-lm");
+  assert.equal(edited.code, 0, edited.err);
+  assert.equal(edited.status("judge-lm"), "ran");
+  const editedKey = last("judge-lm").cache_key;
+  assert.notEqual(editedKey, imported.cache_key);
+  const moved = join(dir, "judge-moved.gguf");
+  renameSync(j, moved);
+  const again = await acft("run", "smoke", "--judge-model", moved, "--only", "judge-lm");
+  assert.equal(again.code, 0, again.err);
+  assert.equal(again.status("judge-lm"), "cached");
 });

@@ -13,6 +13,7 @@ import { dependants, plan } from "../../engine/Graph.ts";
 import { smoke } from "../../pipelines/smoke.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
+const JUDGE_FIXTURE = new URL("../fixtures/pretrained/tiny-llama.gguf", import.meta.url).pathname;
 const store = mkdtempSync(join(tmpdir(), "acft-smoke-"));
 test.after(() => rmSync(store, { recursive: true, force: true }));
 
@@ -31,13 +32,30 @@ test("smoke: runs end to end, then all cached, then --set finetune.lambda reruns
   assert.ok(first.json.instances.length > 40, "every stage kind is in the smoke pipeline");
   assert.ok(first.json.instances.every((i: Instance) => i.status === "ran"));
 
-  await t.test("tables: table1 (7 methods), toxicity_by_group, winrates, jigsaw, schedules", () => {
+  await t.test("tables: table1 (7 methods), toxicity_by_group, winrates (+ pairs, judge perplexity), jigsaw, schedules", () => {
     const r = spawnSync(process.execPath, [join(root, "bin/acft.mjs"), "tables", "--format", "json", "--store", store], { cwd: root, encoding: "utf8" });
     const tables = JSON.parse(r.stdout.trim().split("\n").pop()!);
     assert.deepEqual(tables.table1.map((row: { method: string }) => row.method), ["Base", "SFT", "Filtration", "RL", "NADO decoding", "Ours w/o adaptive", "Ours w/ adaptive"]);
     for (const row of tables.table1) for (const c of ["toxicity_pct", "mmlu", "commonsense", "perplexity"]) assert.equal(typeof row[c], "number", `${row.method}.${c}`);
     assert.ok(tables.table1.every((row: { perplexity: number }) => row.perplexity > 1));
     assert.equal(tables.winrates.length, 7);
+    // Ties and decided shares: one row per method pair, wins + losses + ties = prompts.
+    assert.equal(tables.winrate_pairs.length, 21);
+    for (const q of tables.winrate_pairs) {
+      assert.equal(q.wins + q.losses + q.ties, q.prompts, `${q.method_a} vs ${q.method_b}`);
+      assert.equal(q.decided, (q.wins + q.losses) / q.prompts);
+      const row = tables.winrates.find((r: { method: string }) => r.method === q.method_a);
+      assert.ok(Math.abs(q.win_rate - (q.wins + q.ties / 2) / q.prompts) < 1e-12 && Object.values(row).includes(q.win_rate), "win_rate is the matrix cell");
+    }
+    // The judge's held-out perplexity beside the judged models', on the same text (same bytes), ranked.
+    const judge = tables.winrate_judge;
+    assert.deepEqual(judge.map((r: { model: string }) => r.model), ["Judge", ...tables.table1.map((r: { method: string }) => r.method)]);
+    assert.deepEqual(judge.map((r: { role: string }) => r.role), ["judge", ...new Array(7).fill("judged")]);
+    for (const [i, r] of judge.entries()) {
+      assert.ok(r.perplexity > 1 && r.bits_per_byte > 0 && r.bytes === judge[0].bytes, JSON.stringify(r));
+      assert.equal(r.rank, 1 + judge.filter((x: { bits_per_byte: number }) => x.bits_per_byte < r.bits_per_byte).length);
+      if (i > 0) assert.equal(r.perplexity, tables.table1[i - 1].perplexity, `${r.model}: the perplexity Table 1 reports`);
+    }
     assert.equal(tables.jigsaw.length, 4);
     assert.deepEqual(tables.schedules.map((s: { schedule: string }) => s.schedule), ["sequential", "parallel"]);
     assert.ok(tables.table1.every((row: { run_id: unknown; instance_id: unknown }) => row.run_id !== null && row.instance_id === "table-1"));
@@ -59,6 +77,18 @@ test("smoke: runs end to end, then all cached, then --set finetune.lambda reruns
   const second = acft("run", "smoke");
   assert.equal(second.code, 0);
   assert.deepEqual(second.json.instances.filter((i: Instance) => i.status !== "cached").map((i: Instance) => i.id), [], "second run is all cache hits");
+
+  // --judge-model: a pretrained judge (the tiny random Llama fixture, with its own SentencePiece
+  // tokenizer) replaces the trained one; only the judge, its perplexity and the win rates rerun.
+  const judged = acft("run", "smoke", "--judge-model", JUDGE_FIXTURE, "--only", "win-rates");
+  assert.equal(judged.code, 0, judged.stderr.slice(-2000));
+  assert.deepEqual(judged.json.instances.filter((i: Instance) => i.status !== "cached").map((i: Instance) => i.id).sort(), ["eval/judge/perplexity", "judge-lm", "win-rates"]);
+  const t2 = JSON.parse(spawnSync(process.execPath, [join(root, "bin/acft.mjs"), "tables", "--format", "json", "--store", store], { cwd: root, encoding: "utf8" }).stdout.trim().split("\n").pop()!);
+  const [pj, pb] = ["Judge", "Base"].map((m) => t2.winrate_judge.find((r: { model: string }) => r.model === m));
+  assert.equal(pj.bytes, pb.bytes, "the same held-out text");
+  assert.notEqual(pj.tokens, pb.tokens, "the judge's own tokenizer");
+  assert.ok(pj.rank > 1, "a random-weight judge is not the best language model, and the table says so");
+  assert.equal(t2.winrate_pairs.length, 21);
 
   const third = acft("run", "smoke", "--set", "finetune.lambda=0.5");
   assert.equal(third.code, 0, third.stderr.slice(-2000));
