@@ -78,8 +78,10 @@ export const upstream = (p: Builder, o: StudyOptions): Upstream => {
   };
   if (o.model) {
     const checkpoint = p.external(o.model, { id: "checkpoint" });
-    const base = p.add(importModel, { id: id("base-lm"), params: { contextLength: S.arch.contextLength }, inputs: { checkpoint } });
-    return { S, data, mixed, bpe: base, base, oracle: orc, ...instruments(base), id, seed: o.seed };
+    const imported = (instance: string) => p.add(importModel, { id: instance, params: { contextLength: S.arch.contextLength }, inputs: { checkpoint } });
+    const base = imported(id("base-lm"));
+    // The instruments are shared by every seed: they read the unprefixed import (the same instance when the prefix is empty).
+    return { S, data, mixed, bpe: base, base, oracle: orc, ...instruments(imported("base-lm")), id, seed: o.seed };
   }
   const bpe = p.add(tokenizer, { id: "bpe", params: S.tokenizer, inputs: { data } });
   const base = p.add(pretrain, { id: id("base-lm"), params: { seed: o.seed, ...S.arch, ...S.pretrain }, inputs: { tokenizer: bpe, data } });
