@@ -79,10 +79,12 @@ test("smoke: runs end to end, then all cached, then --set finetune.lambda reruns
   assert.deepEqual(second.json.instances.filter((i: Instance) => i.status !== "cached").map((i: Instance) => i.id), [], "second run is all cache hits");
 
   // --judge-model: a pretrained judge (the tiny random Llama fixture, with its own SentencePiece
-  // tokenizer) replaces the trained one; only the judge, its perplexity and the win rates rerun.
+  // tokenizer) replaces the trained one; the judge, its perplexity, the toxicity judge fine-tuned from
+  // it, the toxicity evaluations it scores and the win rates rerun, and nothing else.
   const judged = acft("run", "smoke", "--judge-model", JUDGE_FIXTURE, "--only", "win-rates");
   assert.equal(judged.code, 0, judged.stderr.slice(-2000));
-  assert.deepEqual(judged.json.instances.filter((i: Instance) => i.status !== "cached").map((i: Instance) => i.id).sort(), ["eval/judge/perplexity", "judge-lm", "win-rates"]);
+  assert.deepEqual(judged.json.instances.filter((i: Instance) => i.status !== "cached").map((i: Instance) => i.id).sort(),
+    ["eval/base/toxicity", "eval/filtration/toxicity", "eval/judge/perplexity", "eval/nado/toxicity", "eval/ours/toxicity", "eval/oursAdaptive/toxicity", "eval/rl/toxicity", "eval/sft/toxicity", "judge-lm", "toxicity-judge", "win-rates"]);
   const t2 = JSON.parse(spawnSync(process.execPath, [join(root, "bin/acft.mjs"), "tables", "--format", "json", "--store", store], { cwd: root, encoding: "utf8" }).stdout.trim().split("\n").pop()!);
   const [pj, pb] = ["Judge", "Base"].map((m) => t2.winrate_judge.find((r: { model: string }) => r.model === m));
   assert.equal(pj.bytes, pb.bytes, "the same held-out text");
