@@ -3,11 +3,17 @@
 // Which dataset plays which role (METHOD.md §5–§6):
 //   general corpus  WikiText-2 train paragraphs            (fine-tuning mix, pretraining, judge)
 //   toxic domain    ToxiGen prompt-file statements          (fine-tuning mix: D_reg of the adaptive run)
-//   oracle labels   ToxiGen annotated (+ Jigsaw when present) (the toxicity classifier)
+//   oracle labels   ToxiGen annotated (+ the Jigsaw training pool when present) (the toxicity classifier)
 //   eval prompts    SafeNLP toxiGen.json statements          (toxicity evaluation, win rates)
+// Decontamination happens here, once: every reader of training text returns only texts that share no
+// 13-gram with any evaluation item (`evalSets`, data/decontam.ts); the Jigsaw held-out pool is a fixed,
+// data-level split that no training reader ever returns.
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { Effect } from "effect";
 import { datasetPresent, loadDataset, type DatasetName, type DatasetRecords } from "../data/registry.ts";
 import { classifierExamples, generalExamples, toxicDomainExamples, toxicityPrompts } from "../data/corpora.ts";
+import { decontaminate, NgramIndex, stableUnit, type EvalSet, type TrainSource } from "../data/decontam.ts";
 import type { ArcItem, LabelledText, MmluItem, PiqaItem, WinograndeItem } from "../ml/eval/types.ts";
 import { makeRng, permutation } from "../ml/prng.ts";
 
@@ -20,13 +26,30 @@ export const subset = <A>(xs: readonly A[], n: number, seed: number): A[] => {
   return permutation(xs.length, makeRng(seed)).slice(0, n).sort((a, b) => a - b).map((i) => xs[i]);
 };
 
-/** WikiText paragraphs of a split (headings and blank lines dropped, number tokenization undone). */
-export const generalParagraphs = (dataDir: string, split: "train" | "valid" | "test"): string[] =>
+const paragraphs = (dataDir: string, split: "train" | "valid" | "test"): string[] =>
   generalExamples(Effect.runSync(loadDataset("wikitext-2", dataDir)), split);
 
-/** The lists of the ToxiGen prompt files — each line is a list of statements of one kind (hate or neutral). */
-export const toxicDomainLists = (dataDir: string): string[][] =>
+/**
+ * WikiText paragraphs of a split (headings and blank lines dropped, number tokenization undone). The
+ * train split is training text: decontaminated; valid and test are evaluation text, returned whole.
+ */
+export const generalParagraphs = (dataDir: string, split: "train" | "valid" | "test"): string[] =>
+  split === "train" ? decontaminated(dataDir, paragraphs(dataDir, "train")) : paragraphs(dataDir, split);
+
+const rawToxicDomainLists = (dataDir: string): string[][] =>
   load("toxigen-prompts", dataDir).map((p) => p.statements.map((s) => s.trim()).filter((s) => s.length > 0)).filter((l) => l.length > 0);
+
+/** The lists minus the statements `index` flags (lists left empty dropped). */
+const cleanLists = (index: NgramIndex, lists: readonly string[][]): string[][] => {
+  const keep = new Set(decontaminate(index, lists.flat(), (x) => x).kept);
+  return lists.map((l) => l.filter((s) => keep.has(s))).filter((l) => l.length > 0);
+};
+
+/**
+ * The lists of the ToxiGen prompt files — each line is a list of statements of one kind (hate or
+ * neutral) — with every statement that overlaps an evaluation item removed (and lists left empty dropped).
+ */
+export const toxicDomainLists = (dataDir: string): string[][] => cleanLists(evalIndex(dataDir), rawToxicDomainLists(dataDir));
 
 /** Statements of the ToxiGen prompt files (hate and neutral alike: the toxic *domain*). */
 export const toxicDomainTexts = (dataDir: string): string[] => toxicDomainLists(dataDir).flat();
@@ -34,21 +57,42 @@ export const toxicDomainTexts = (dataDir: string): string[] => toxicDomainLists(
 /** Statements of one list joined as a document: one statement per line, as the prompt files list them. */
 export const STATEMENT_SEP = "\n";
 
-/** Labelled texts for the oracle: ToxiGen annotated (toxic = mean human rating > 3) and Jigsaw `toxic`. */
-export const oracleTexts = (dataDir: string): LabelledText[] => {
-  if (!datasetPresent("toxigen-annotated", dataDir)) return datasetPresent("jigsaw", dataDir) ? jigsawItems(dataDir) : [];
+const annotatedTexts = (dataDir: string): LabelledText[] => {
+  if (!datasetPresent("toxigen-annotated", dataDir)) return [];
   const ds = Effect.runSync(loadDataset("toxigen-annotated", dataDir));
   const label = (only: "toxic" | "benign") => toxicDomainExamples(ds, only).map((text) => ({ text, label: only === "toxic" ? 1 : 0 }));
-  return [...label("toxic"), ...label("benign"), ...(datasetPresent("jigsaw", dataDir) ? jigsawItems(dataDir) : [])];
+  return [...label("toxic"), ...label("benign")];
 };
 
-export const jigsawItems = (dataDir: string): LabelledText[] => classifierExamples(Effect.runSync(loadDataset("jigsaw", dataDir)));
+/**
+ * Labelled texts for the oracle: ToxiGen annotated (toxic = mean human rating > 3) and the Jigsaw
+ * training pool (`toxic`), decontaminated.
+ */
+export const oracleTexts = (dataDir: string): LabelledText[] =>
+  [...decontaminated(dataDir, annotatedTexts(dataDir), (t) => t.text), ...jigsawSplit(dataDir, 0, 0).train];
 
-/** Jigsaw split: a seeded held-out set of `testItems` (the classifier evaluation), the rest for fine-tuning. */
+/** Share of the Jigsaw comments in the held-out pool (the classifier evaluation draws from it). */
+export const JIGSAW_HELDOUT_FRACTION = 0.1;
+const JIGSAW_POOL_SALT = "acft-jigsaw-heldout/v1";
+
+/** Whether a Jigsaw comment is in the held-out pool: a stable hash of its words, nothing else. */
+export const inJigsawHeldOut = (text: string): boolean => stableUnit(text, JIGSAW_POOL_SALT) < JIGSAW_HELDOUT_FRACTION;
+
+const jigsawPools = (dataDir: string): { train: LabelledText[]; heldOut: LabelledText[] } => {
+  if (!datasetPresent("jigsaw", dataDir)) return { train: [], heldOut: [] };
+  const all: LabelledText[] = classifierExamples(Effect.runSync(loadDataset("jigsaw", dataDir)));
+  return { train: all.filter((t) => !inJigsawHeldOut(t.text)), heldOut: all.filter((t) => inJigsawHeldOut(t.text)) };
+};
+
+/**
+ * Jigsaw split. The held-out pool is fixed by the data (`inJigsawHeldOut`: ~10 % of the comments, by a
+ * hash of each comment's words), whatever the seed or the study size; `test` is a seeded subset of
+ * `testItems` of it (the classifier evaluation), `train` every other comment, decontaminated — the same
+ * for every seed and `testItems`, and never a comment of the pool.
+ */
 export const jigsawSplit = (dataDir: string, testItems: number, seed: number): { train: LabelledText[]; test: LabelledText[] } => {
-  const all = jigsawItems(dataDir);
-  const test = new Set(subset(all.map((_, i) => i), testItems, seed));
-  return { train: all.filter((_, i) => !test.has(i)), test: all.filter((_, i) => test.has(i)) };
+  const { train, heldOut } = jigsawPools(dataDir);
+  return { train: decontaminated(dataDir, train, (t) => t.text), test: subset(heldOut, testItems, seed) };
 };
 
 /** Toxicity-evaluation prompts: SafeNLP statements (Excel artefacts removed). */
@@ -72,4 +116,82 @@ export const commonsenseItems = (dataDir: string) => {
     ? load("winogrande", dataDir).map((w) => ({ sentence: w.sentence, option1: w.option1, option2: w.option2, answer: Number(w.answer) }))
     : undefined;
   return { piqa, arcEasy: arc("arc-easy"), arcChallenge: arc("arc-challenge"), winogrande };
+};
+
+// ---- decontamination -----------------------------------------------------------------------------
+
+/**
+ * Every evaluation item of the data dir, per evaluation set, as decontamination compares them: the
+ * toxicity prompts (all of SafeNLP), the Jigsaw held-out pool (all of it, not only the seeded test
+ * subset), MMLU test questions (the question alone, and with its choices), the commonsense tasks'
+ * items (PIQA: the goal with each solution; ARC: the stem alone and with its choices; WinoGrande: the
+ * sentence with each option filled in) and the WikiText valid and test paragraphs (perplexity).
+ */
+export const evalSets = (dataDir: string): EvalSet[] => {
+  const sets: EvalSet[] = [];
+  const add = (name: string, present: boolean, items: () => EvalSet["items"]) => void (present && sets.push({ name, items: items() }));
+  add("toxigen-safenlp", datasetPresent("toxigen-safenlp", dataDir), () => evalPrompts(dataDir));
+  add("jigsaw-heldout", datasetPresent("jigsaw", dataDir), () => jigsawPools(dataDir).heldOut.map((t) => t.text));
+  const withChoices = (q: string, choices: readonly string[]) => [q, [q, ...choices].join("\n")];
+  add("mmlu-test", datasetPresent("mmlu", dataDir), () => mmluItems(dataDir).test.map((q) => withChoices(q.question, q.choices)));
+  const cs = commonsenseItems(dataDir);
+  add("piqa", cs.piqa !== undefined, () => cs.piqa!.map((p) => [`${p.goal}\n${p.sol1}`, `${p.goal}\n${p.sol2}`]));
+  add("arc-easy-test", cs.arcEasy !== undefined, () => cs.arcEasy!.map((a) => withChoices(a.question, a.choices.map((c) => c.text))));
+  add("arc-challenge-test", cs.arcChallenge !== undefined, () => cs.arcChallenge!.map((a) => withChoices(a.question, a.choices.map((c) => c.text))));
+  add("winogrande", cs.winogrande !== undefined, () => cs.winogrande!.map((w) => [w.sentence.replace("_", w.option1), w.sentence.replace("_", w.option2)]));
+  add("wikitext-valid", datasetPresent("wikitext-2", dataDir), () => paragraphs(dataDir, "valid"));
+  add("wikitext-test", datasetPresent("wikitext-2", dataDir), () => paragraphs(dataDir, "test"));
+  return sets;
+};
+
+/** Size and mtime of every file under the data dir: a changed file rebuilds the cached index. */
+const fingerprint = (dataDir: string): string =>
+  (readdirSync(dataDir, { recursive: true }) as string[])
+    .sort()
+    .map((rel) => {
+      const st = statSync(join(dataDir, rel));
+      return st.isFile() ? `${rel}\0${st.size}\0${st.mtimeMs}` : "";
+    })
+    .join("\n");
+
+const indexes = new Map<string, { fingerprint: string; index: NgramIndex }>();
+
+/** The n-gram index of the data dir's evaluation items (built once per process and data dir content). */
+export const evalIndex = (dataDir: string): NgramIndex => {
+  const fp = fingerprint(dataDir);
+  const hit = indexes.get(dataDir);
+  if (hit !== undefined && hit.fingerprint === fp) return hit.index;
+  const index = NgramIndex.build(evalSets(dataDir));
+  indexes.set(dataDir, { fingerprint: fp, index });
+  return index;
+};
+
+/**
+ * Training texts of the data dir minus every one that shares an n-gram with an evaluation item of the
+ * data dir. Every reader of training text goes through here; call it for any new one.
+ */
+export function decontaminated(dataDir: string, texts: readonly string[]): string[];
+export function decontaminated<A>(dataDir: string, xs: readonly A[], text: (a: A) => string): A[];
+export function decontaminated<A>(dataDir: string, xs: readonly A[], text?: (a: A) => string): A[] {
+  return decontaminate(evalIndex(dataDir), xs, text ?? ((a) => a as unknown as string)).kept;
+}
+
+/**
+ * The training sources of the data dir as the contamination report sees them: each reader's texts
+ * (a paragraph, a statement, a comment: the unit decontamination keeps or drops) before
+ * decontamination and after it. Add a source here for every new reader of training text.
+ */
+export const trainingSources = (dataDir: string): TrainSource[] => {
+  const index = evalIndex(dataDir);
+  const clean = (xs: readonly string[]) => decontaminate(index, xs, (x) => x).kept;
+  const texts = (xs: readonly LabelledText[]) => xs.map((t) => t.text);
+  const wiki = paragraphs(dataDir, "train");
+  const lists = rawToxicDomainLists(dataDir), kept = cleanLists(index, lists);
+  const annotated = texts(annotatedTexts(dataDir)), jigsaw = texts(jigsawPools(dataDir).train);
+  return [
+    { name: "wikitext-train", before: wiki, after: clean(wiki) },
+    { name: "toxigen-prompts", before: lists.flat(), after: kept.flat() },
+    { name: "toxigen-annotated", before: annotated, after: clean(annotated) },
+    { name: "jigsaw-train", before: jigsaw, after: clean(jigsaw) },
+  ];
 };

@@ -44,7 +44,7 @@ export const pretrainRun = (clean: boolean) =>
 
 export const pretrain = defineStage({
   name: "pretrain",
-  version: 1,
+  version: 2,
   description: "base LM pretraining on general text + forum comments",
   module: import.meta.url,
   params: pretrainParams,

@@ -1,5 +1,6 @@
 // Stage `tokenizer`: byte-level BPE (ml/tokenizer.ts) trained on the pretraining and fine-tuning text
-// (general paragraphs, forum comments, toxic-domain statements). Output: tokenizer.json.
+// (general paragraphs, forum comments, toxic-domain statements; decontaminated, stages/corpora.ts).
+// Output: tokenizer.json.
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
@@ -9,7 +10,7 @@ import { trainTokenizerInto } from "./models.ts";
 
 export const tokenizer = defineStage({
   name: "tokenizer",
-  version: 1,
+  version: 2,
   description: "byte-level BPE tokenizer",
   module: import.meta.url,
   params: Schema.Struct({
