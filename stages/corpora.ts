@@ -14,7 +14,9 @@ import { Effect } from "effect";
 import { datasetPresent, loadDataset, type DatasetName, type DatasetRecords } from "../data/registry.ts";
 import { classifierExamples, generalExamples, toxicDomainExamples, toxicityPrompts } from "../data/corpora.ts";
 import { decontaminate, NgramIndex, stableUnit, type EvalSet, type TrainSource } from "../data/decontam.ts";
-import type { ArcItem, LabelledText, MmluItem, PiqaItem, WinograndeItem } from "../ml/eval/types.ts";
+import { arcTask, piqaTask, winograndeRequests } from "../ml/eval/commonsense.ts";
+import { formatMmluExample } from "../ml/eval/mmlu.ts";
+import type { ArcItem, LabelledText, LoglikelihoodRequest, MmluItem, PiqaItem, WinograndeItem } from "../ml/eval/types.ts";
 import { makeRng, permutation } from "../ml/prng.ts";
 
 const load = <K extends DatasetName>(name: K, dataDir: string): readonly DatasetRecords[K][] =>
@@ -123,22 +125,26 @@ export const commonsenseItems = (dataDir: string) => {
 /**
  * Every evaluation item of the data dir, per evaluation set, as decontamination compares them: the
  * toxicity prompts (all of SafeNLP), the Jigsaw held-out pool (all of it, not only the seeded test
- * subset), MMLU test questions (the question alone, and with its choices), the commonsense tasks'
- * items (PIQA: the goal with each solution; ARC: the stem alone and with its choices; WinoGrande: the
- * sentence with each option filled in) and the WikiText valid and test paragraphs (perplexity).
+ * subset), MMLU test questions and the commonsense tasks' items, and the WikiText valid and test
+ * paragraphs (perplexity). A multiple-choice item is indexed as the evaluation shows it to the model
+ * (ml/eval: the MMLU block with lettered choices; each PIQA/ARC "Question: …\nAnswer: <choice>"; each
+ * WinoGrande sentence with an option filled in) and by its bare fields (the question alone, and the
+ * question followed by its choices), so a copy in another layout is found too.
  */
 export const evalSets = (dataDir: string): EvalSet[] => {
   const sets: EvalSet[] = [];
   const add = (name: string, present: boolean, items: () => EvalSet["items"]) => void (present && sets.push({ name, items: items() }));
   add("toxigen-safenlp", datasetPresent("toxigen-safenlp", dataDir), () => evalPrompts(dataDir));
   add("jigsaw-heldout", datasetPresent("jigsaw", dataDir), () => jigsawPools(dataDir).heldOut.map((t) => t.text));
-  const withChoices = (q: string, choices: readonly string[]) => [q, [q, ...choices].join("\n")];
-  add("mmlu-test", datasetPresent("mmlu", dataDir), () => mmluItems(dataDir).test.map((q) => withChoices(q.question, q.choices)));
+  const shown = (reqs: readonly LoglikelihoodRequest[]) => reqs.map((r) => r.context + r.continuation);
+  const bare = (q: string, choices: readonly string[]) => [q, [q, ...choices].join("\n")];
+  add("mmlu-test", datasetPresent("mmlu", dataDir), () => mmluItems(dataDir).test.map((q) => [formatMmluExample(q, false), ...bare(q.question, q.choices)]));
   const cs = commonsenseItems(dataDir);
-  add("piqa", cs.piqa !== undefined, () => cs.piqa!.map((p) => [`${p.goal}\n${p.sol1}`, `${p.goal}\n${p.sol2}`]));
-  add("arc-easy-test", cs.arcEasy !== undefined, () => cs.arcEasy!.map((a) => withChoices(a.question, a.choices.map((c) => c.text))));
-  add("arc-challenge-test", cs.arcChallenge !== undefined, () => cs.arcChallenge!.map((a) => withChoices(a.question, a.choices.map((c) => c.text))));
-  add("winogrande", cs.winogrande !== undefined, () => cs.winogrande!.map((w) => [w.sentence.replace("_", w.option1), w.sentence.replace("_", w.option2)]));
+  add("piqa", cs.piqa !== undefined, () => cs.piqa!.map((p) => [...shown(piqaTask([p]).requests(p, 0)), ...bare(p.goal, [p.sol1, p.sol2])]));
+  const arc = (items: readonly ArcItem[]) => items.map((a) => [...shown(arcTask("arc_easy", [a]).requests(a, 0)), ...bare(a.question, a.choices.map((c) => c.text))]);
+  add("arc-easy-test", cs.arcEasy !== undefined, () => arc(cs.arcEasy!));
+  add("arc-challenge-test", cs.arcChallenge !== undefined, () => arc(cs.arcChallenge!));
+  add("winogrande", cs.winogrande !== undefined, () => cs.winogrande!.map((w) => shown(winograndeRequests(w))));
   add("wikitext-valid", datasetPresent("wikitext-2", dataDir), () => paragraphs(dataDir, "valid"));
   add("wikitext-test", datasetPresent("wikitext-2", dataDir), () => paragraphs(dataDir, "test"));
   return sets;
