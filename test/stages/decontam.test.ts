@@ -14,10 +14,11 @@ import type { DirOutput } from "../../engine/Stage.ts";
 import type { Engine } from "../../engine/Runner.ts";
 import { MIN_ITEM_WORDS, NGRAM_WORDS, normalizeWords, type EvalSet } from "../../data/decontam.ts";
 import { jigsawTrainingText } from "../../ml/eval/jigsaw.ts";
+import { formatMmluExample } from "../../ml/eval/mmlu.ts";
 import { SIZES } from "../../pipelines/sizes.ts";
 import { contamination } from "../../stages/contamination.ts";
 import {
-  evalIndex, evalSets, generalParagraphs, inJigsawHeldOut, jigsawSplit, oracleTexts, STATEMENT_SEP, toxicDomainTexts, trainingSources,
+  evalIndex, evalSets, generalParagraphs, inJigsawHeldOut, jigsawSplit, mmluItems, oracleTexts, STATEMENT_SEP, toxicDomainTexts, trainingSources,
 } from "../../stages/corpora.ts";
 import { jigsawMix } from "../../stages/jigsawMix.ts";
 import { mix } from "../../stages/mix.ts";
@@ -127,7 +128,11 @@ const checkStudyData = async (e: Engine, size: "small" | "base", data: (p: Build
 test("synthetic world (default config): nothing contaminated remains; the table agrees with a string-based check", async () => {
   assert.deepEqual(SIZES.small.synthetic, {}, "the small size uses the default synthetic config");
   await withEngine(async (e) => {
-    const { row } = await checkStudyData(e, "small", (p) => p.add(synthetic, { id: "data", params: {} }));
+    const { row, dataDir } = await checkStudyData(e, "small", (p) => p.add(synthetic, { id: "data", params: {} }));
+    // a test question copied in the evaluation's own layout is found, though the question alone is short
+    const index = evalIndex(dataDir), q = mmluItems(dataDir).test.find((x) => normalizeWords(x.question).length < MIN_ITEM_WORDS)!;
+    assert.ok(index.contaminates(`Practice quiz.\n\n${formatMmluExample(q, true)}Next question follows.`));
+    assert.ok(!index.contaminates(`Practice quiz.\n\n${formatMmluExample({ ...q, choices: [q.choices[3], q.choices[2], q.choices[1], q.choices[0]] }, true)}`), "other choices: another item");
     // the synthetic forum texts are templated: some toxic-domain statements repeat evaluation prompts
     assert.ok(row("toxigen-safenlp", "toxigen-prompts").removed_items > 0);
     assert.ok(row("toxigen-safenlp", "toxigen-annotated").removed_items > 0);
