@@ -3,6 +3,7 @@
 // a stage name, so `--set finetune.lambda=0.3` reaches every instance of the `finetune` stage.
 import type { Builder, Ref } from "../engine/Pipeline.ts";
 import type { DirOutput, ValueOutput } from "../engine/Stage.ts";
+import { contamination } from "../stages/contamination.ts";
 import { evalCommonsense } from "../stages/evalCommonsense.ts";
 import { evalJigsaw } from "../stages/evalJigsaw.ts";
 import { evalMmlu } from "../stages/evalMmlu.ts";
@@ -64,6 +65,8 @@ export const upstream = (p: Builder, o: StudyOptions): Upstream => {
   const id = (s: string) => `${o.prefix ?? ""}${s}`;
   // The data does not depend on the study seed: seeds vary the models, not the world.
   const data = o.dataDir !== "" ? p.external(o.dataDir, { id: "data" }) : p.add(synthetic, { id: "data", params: S.synthetic });
+  // Which training texts decontamination dropped, and that no overlap with an evaluation item remains.
+  p.add(contamination, { id: "contamination", inputs: { data } });
   const mixed = p.add(mix, { id: id("finetune-mix"), params: { seed: o.seed, ...S.mix }, inputs: { data } });
   const orc = p.add(oracle, { id: "toxicity-oracle", params: S.oracle, inputs: { data } });
   // The win-rate judge: a user's checkpoint (`judgeModel`, imported like `model`'s base, its content

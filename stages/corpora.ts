@@ -3,15 +3,24 @@
 // Which dataset plays which role (METHOD.md §5–§6):
 //   general corpus  WikiText-2 train paragraphs            (fine-tuning mix, pretraining, judge)
 //   toxic domain    ToxiGen prompt-file statements          (fine-tuning mix: D_reg of the adaptive run)
-//   oracle labels   ToxiGen annotated (Jigsaw only when that is absent) (the training oracle)
-//   judge labels    the labelled sources the oracle does not use: Jigsaw, and the ToxiGen prompt
-//                   files' statements labelled by file (hate / neutral)   (the evaluation judge)
+//   oracle labels   ToxiGen annotated (Jigsaw's training pool only when that is absent) (the training oracle)
+//   judge labels    the labelled sources the oracle does not use: Jigsaw's training pool, and the ToxiGen
+//                   prompt files' statements labelled by file (hate / neutral)   (the evaluation judge)
+//   web comments    ToxiGen annotated + Jigsaw's training pool   (pretraining, with the general corpus)
 //   eval prompts    SafeNLP toxiGen.json statements          (toxicity evaluation, win rates), split by a
 //                   hash of the text into validation (choosing settings) and test (reporting)
+// Decontamination happens here, once: every reader of training text returns only texts that share no
+// 13-gram with any evaluation item (`evalSets`, data/decontam.ts); the Jigsaw held-out pool is a fixed,
+// data-level split that no training reader ever returns.
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { Effect } from "effect";
 import { datasetPresent, loadDataset, type DatasetName, type DatasetRecords } from "../data/registry.ts";
 import { classifierExamples, generalExamples, toxicDomainExamples, toxicityPromptSplit, toxicityPrompts, type PromptSplit } from "../data/corpora.ts";
-import type { ArcItem, LabelledText, MmluItem, PiqaItem, WinograndeItem } from "../ml/eval/types.ts";
+import { decontaminate, NgramIndex, stableUnit, type EvalSet, type TrainSource } from "../data/decontam.ts";
+import { arcTask, piqaTask, winograndeRequests } from "../ml/eval/commonsense.ts";
+import { formatMmluExample } from "../ml/eval/mmlu.ts";
+import type { ArcItem, LabelledText, LoglikelihoodRequest, MmluItem, PiqaItem, WinograndeItem } from "../ml/eval/types.ts";
 import { makeRng, permutation } from "../ml/prng.ts";
 
 const load = <K extends DatasetName>(name: K, dataDir: string): readonly DatasetRecords[K][] =>
@@ -23,13 +32,30 @@ export const subset = <A>(xs: readonly A[], n: number, seed: number): A[] => {
   return permutation(xs.length, makeRng(seed)).slice(0, n).sort((a, b) => a - b).map((i) => xs[i]);
 };
 
-/** WikiText paragraphs of a split (headings and blank lines dropped, number tokenization undone). */
-export const generalParagraphs = (dataDir: string, split: "train" | "valid" | "test"): string[] =>
+const paragraphs = (dataDir: string, split: "train" | "valid" | "test"): string[] =>
   generalExamples(Effect.runSync(loadDataset("wikitext-2", dataDir)), split);
 
-/** The lists of the ToxiGen prompt files — each line is a list of statements of one kind (hate or neutral). */
-export const toxicDomainLists = (dataDir: string): string[][] =>
+/**
+ * WikiText paragraphs of a split (headings and blank lines dropped, number tokenization undone). The
+ * train split is training text: decontaminated; valid and test are evaluation text, returned whole.
+ */
+export const generalParagraphs = (dataDir: string, split: "train" | "valid" | "test"): string[] =>
+  split === "train" ? decontaminated(dataDir, paragraphs(dataDir, "train")) : paragraphs(dataDir, split);
+
+const rawToxicDomainLists = (dataDir: string): string[][] =>
   load("toxigen-prompts", dataDir).map((p) => p.statements.map((s) => s.trim()).filter((s) => s.length > 0)).filter((l) => l.length > 0);
+
+/** The lists minus the statements `index` flags (lists left empty dropped). */
+const cleanLists = (index: NgramIndex, lists: readonly string[][]): string[][] => {
+  const keep = new Set(decontaminate(index, lists.flat(), (x) => x).kept);
+  return lists.map((l) => l.filter((s) => keep.has(s))).filter((l) => l.length > 0);
+};
+
+/**
+ * The lists of the ToxiGen prompt files — each line is a list of statements of one kind (hate or
+ * neutral) — with every statement that overlaps an evaluation item removed (and lists left empty dropped).
+ */
+export const toxicDomainLists = (dataDir: string): string[][] => cleanLists(evalIndex(dataDir), rawToxicDomainLists(dataDir));
 
 /** Statements of the ToxiGen prompt files (hate and neutral alike: the toxic *domain*). */
 export const toxicDomainTexts = (dataDir: string): string[] => toxicDomainLists(dataDir).flat();
@@ -37,22 +63,35 @@ export const toxicDomainTexts = (dataDir: string): string[] => toxicDomainLists(
 /** Statements of one list joined as a document: one statement per line, as the prompt files list them. */
 export const STATEMENT_SEP = "\n";
 
-/** Labelled texts for the oracle: ToxiGen annotated (toxic = mean human rating > 3); Jigsaw `toxic` only when ToxiGen annotated is absent. */
-export const oracleTexts = (dataDir: string): LabelledText[] => oracleSources(dataDir).flatMap((src) => labelledSource(src, dataDir));
+const annotatedTexts = (dataDir: string): LabelledText[] => {
+  if (!datasetPresent("toxigen-annotated", dataDir)) return [];
+  const ds = Effect.runSync(loadDataset("toxigen-annotated", dataDir));
+  const label = (only: "toxic" | "benign") => toxicDomainExamples(ds, only).map((text) => ({ text, label: only === "toxic" ? 1 : 0 }));
+  return [...label("toxic"), ...label("benign")];
+};
 
 type LabelledSource = "toxigen-annotated" | "jigsaw" | "toxigen-prompts";
 export type SourcedText = LabelledText & { readonly source: LabelledSource };
 
+/** A labelled source's texts, decontaminated (Jigsaw: its training pool only). */
+const labelledSource = (src: LabelledSource, dataDir: string): SourcedText[] => {
+  if (!datasetPresent(src, dataDir)) return [];
+  const raw: LabelledText[] =
+    src === "jigsaw" ? jigsawPools(dataDir).train
+    : src === "toxigen-prompts" ? load("toxigen-prompts", dataDir).flatMap((p) => p.statements.map((s) => s.trim()).filter((s) => s.length > 0).map((text) => ({ text, label: p.label === "hate" ? 1 : 0 })))
+    : annotatedTexts(dataDir);
+  return decontaminated(dataDir, raw, (t) => t.text).map((t) => ({ ...t, source: src }));
+};
+
 const oracleSources = (dataDir: string): LabelledSource[] =>
   datasetPresent("toxigen-annotated", dataDir) ? ["toxigen-annotated"] : datasetPresent("jigsaw", dataDir) ? ["jigsaw"] : [];
 
-const labelledSource = (src: LabelledSource, dataDir: string): SourcedText[] => {
-  if (src === "jigsaw") return jigsawItems(dataDir).map((t) => ({ ...t, source: src }));
-  if (src === "toxigen-prompts")
-    return load("toxigen-prompts", dataDir).flatMap((p) => p.statements.map((s) => s.trim()).filter((s) => s.length > 0).map((text) => ({ text, label: p.label === "hate" ? 1 : 0, source: src })));
-  const ds = Effect.runSync(loadDataset("toxigen-annotated", dataDir));
-  return (["toxic", "benign"] as const).flatMap((only) => toxicDomainExamples(ds, only).map((text) => ({ text, label: only === "toxic" ? 1 : 0, source: src })));
-};
+/**
+ * Labelled texts for the training oracle: ToxiGen annotated (toxic = mean human rating > 3); the Jigsaw
+ * training pool (`toxic`) only when ToxiGen annotated is absent. Decontaminated.
+ */
+export const oracleTexts = (dataDir: string): LabelledText[] =>
+  oracleSources(dataDir).flatMap((src) => labelledSource(src, dataDir)).map(({ text, label }) => ({ text, label }));
 
 /**
  * Labelled texts for the evaluation judge: every labelled source present that the oracle does not
@@ -62,17 +101,36 @@ export const judgeTexts = (dataDir: string, perSource: number, seed: number): So
   const taken = new Set(oracleSources(dataDir));
   const oracleSet = new Set(oracleTexts(dataDir).map((t) => t.text));
   return (["jigsaw", "toxigen-prompts"] as const)
-    .filter((src) => !taken.has(src) && datasetPresent(src, dataDir))
+    .filter((src) => !taken.has(src))
     .flatMap((src) => subset(labelledSource(src, dataDir).filter((t) => !oracleSet.has(t.text)), perSource, seed));
 };
 
-export const jigsawItems = (dataDir: string): LabelledText[] => classifierExamples(Effect.runSync(loadDataset("jigsaw", dataDir)));
+/** The web's comments for pretraining: ToxiGen annotated and the Jigsaw training pool, labels kept, decontaminated. */
+export const commentTexts = (dataDir: string): LabelledText[] =>
+  (["toxigen-annotated", "jigsaw"] as const).flatMap((src) => labelledSource(src, dataDir)).map(({ text, label }) => ({ text, label }));
 
-/** Jigsaw split: a seeded held-out set of `testItems` (the classifier evaluation), the rest for fine-tuning. */
+/** Share of the Jigsaw comments in the held-out pool (the classifier evaluation draws from it). */
+export const JIGSAW_HELDOUT_FRACTION = 0.1;
+const JIGSAW_POOL_SALT = "acft-jigsaw-heldout/v1";
+
+/** Whether a Jigsaw comment is in the held-out pool: a stable hash of its words, nothing else. */
+export const inJigsawHeldOut = (text: string): boolean => stableUnit(text, JIGSAW_POOL_SALT) < JIGSAW_HELDOUT_FRACTION;
+
+const jigsawPools = (dataDir: string): { train: LabelledText[]; heldOut: LabelledText[] } => {
+  if (!datasetPresent("jigsaw", dataDir)) return { train: [], heldOut: [] };
+  const all: LabelledText[] = classifierExamples(Effect.runSync(loadDataset("jigsaw", dataDir)));
+  return { train: all.filter((t) => !inJigsawHeldOut(t.text)), heldOut: all.filter((t) => inJigsawHeldOut(t.text)) };
+};
+
+/**
+ * Jigsaw split. The held-out pool is fixed by the data (`inJigsawHeldOut`: ~10 % of the comments, by a
+ * hash of each comment's words), whatever the seed or the study size; `test` is a seeded subset of
+ * `testItems` of it (the classifier evaluation), `train` every other comment, decontaminated — the same
+ * for every seed and `testItems`, and never a comment of the pool.
+ */
 export const jigsawSplit = (dataDir: string, testItems: number, seed: number): { train: LabelledText[]; test: LabelledText[] } => {
-  const all = jigsawItems(dataDir);
-  const test = new Set(subset(all.map((_, i) => i), testItems, seed));
-  return { train: all.filter((_, i) => !test.has(i)), test: all.filter((_, i) => test.has(i)) };
+  const { train, heldOut } = jigsawPools(dataDir);
+  return { train: decontaminated(dataDir, train, (t) => t.text), test: subset(heldOut, testItems, seed) };
 };
 
 /** A toxicity-evaluation prompt with the group(s) it targets (SafeNLP `target_groups`; may be several). */
@@ -108,4 +166,86 @@ export const commonsenseItems = (dataDir: string) => {
     ? load("winogrande", dataDir).map((w) => ({ sentence: w.sentence, option1: w.option1, option2: w.option2, answer: Number(w.answer) }))
     : undefined;
   return { piqa, arcEasy: arc("arc-easy"), arcChallenge: arc("arc-challenge"), winogrande };
+};
+
+// ---- decontamination -----------------------------------------------------------------------------
+
+/**
+ * Every evaluation item of the data dir, per evaluation set, as decontamination compares them: the
+ * toxicity prompts (all of SafeNLP), the Jigsaw held-out pool (all of it, not only the seeded test
+ * subset), MMLU test questions and the commonsense tasks' items, and the WikiText valid and test
+ * paragraphs (perplexity). A multiple-choice item is indexed as the evaluation shows it to the model
+ * (ml/eval: the MMLU block with lettered choices; each PIQA/ARC "Question: …\nAnswer: <choice>"; each
+ * WinoGrande sentence with an option filled in) and by its bare fields (the question alone, and the
+ * question followed by its choices), so a copy in another layout is found too.
+ */
+export const evalSets = (dataDir: string): EvalSet[] => {
+  const sets: EvalSet[] = [];
+  const add = (name: string, present: boolean, items: () => EvalSet["items"]) => void (present && sets.push({ name, items: items() }));
+  add("toxigen-safenlp", datasetPresent("toxigen-safenlp", dataDir), () => evalPrompts(dataDir));
+  add("jigsaw-heldout", datasetPresent("jigsaw", dataDir), () => jigsawPools(dataDir).heldOut.map((t) => t.text));
+  const shown = (reqs: readonly LoglikelihoodRequest[]) => reqs.map((r) => r.context + r.continuation);
+  const bare = (q: string, choices: readonly string[]) => [q, [q, ...choices].join("\n")];
+  add("mmlu-test", datasetPresent("mmlu", dataDir), () => mmluItems(dataDir).test.map((q) => [formatMmluExample(q, false), ...bare(q.question, q.choices)]));
+  const cs = commonsenseItems(dataDir);
+  add("piqa", cs.piqa !== undefined, () => cs.piqa!.map((p) => [...shown(piqaTask([p]).requests(p, 0)), ...bare(p.goal, [p.sol1, p.sol2])]));
+  const arc = (items: readonly ArcItem[]) => items.map((a) => [...shown(arcTask("arc_easy", [a]).requests(a, 0)), ...bare(a.question, a.choices.map((c) => c.text))]);
+  add("arc-easy-test", cs.arcEasy !== undefined, () => arc(cs.arcEasy!));
+  add("arc-challenge-test", cs.arcChallenge !== undefined, () => arc(cs.arcChallenge!));
+  add("winogrande", cs.winogrande !== undefined, () => cs.winogrande!.map((w) => shown(winograndeRequests(w))));
+  add("wikitext-valid", datasetPresent("wikitext-2", dataDir), () => paragraphs(dataDir, "valid"));
+  add("wikitext-test", datasetPresent("wikitext-2", dataDir), () => paragraphs(dataDir, "test"));
+  return sets;
+};
+
+/** Size and mtime of every file under the data dir: a changed file rebuilds the cached index. */
+const fingerprint = (dataDir: string): string =>
+  (readdirSync(dataDir, { recursive: true }) as string[])
+    .sort()
+    .map((rel) => {
+      const st = statSync(join(dataDir, rel));
+      return st.isFile() ? `${rel}\0${st.size}\0${st.mtimeMs}` : "";
+    })
+    .join("\n");
+
+const indexes = new Map<string, { fingerprint: string; index: NgramIndex }>();
+
+/** The n-gram index of the data dir's evaluation items (built once per process and data dir content). */
+export const evalIndex = (dataDir: string): NgramIndex => {
+  const fp = fingerprint(dataDir);
+  const hit = indexes.get(dataDir);
+  if (hit !== undefined && hit.fingerprint === fp) return hit.index;
+  const index = NgramIndex.build(evalSets(dataDir));
+  indexes.set(dataDir, { fingerprint: fp, index });
+  return index;
+};
+
+/**
+ * Training texts of the data dir minus every one that shares an n-gram with an evaluation item of the
+ * data dir. Every reader of training text goes through here; call it for any new one.
+ */
+export function decontaminated(dataDir: string, texts: readonly string[]): string[];
+export function decontaminated<A>(dataDir: string, xs: readonly A[], text: (a: A) => string): A[];
+export function decontaminated<A>(dataDir: string, xs: readonly A[], text?: (a: A) => string): A[] {
+  return decontaminate(evalIndex(dataDir), xs, text ?? ((a) => a as unknown as string)).kept;
+}
+
+/**
+ * The training sources of the data dir as the contamination report sees them: each reader's texts
+ * (a paragraph, a statement, a comment: the unit decontamination keeps or drops) before
+ * decontamination and after it. Add a source here for every new reader of training text.
+ */
+export const trainingSources = (dataDir: string): TrainSource[] => {
+  const index = evalIndex(dataDir);
+  const clean = (xs: readonly string[]) => decontaminate(index, xs, (x) => x).kept;
+  const texts = (xs: readonly LabelledText[]) => xs.map((t) => t.text);
+  const wiki = paragraphs(dataDir, "train");
+  const lists = rawToxicDomainLists(dataDir), kept = cleanLists(index, lists);
+  const annotated = texts(annotatedTexts(dataDir)), jigsaw = texts(jigsawPools(dataDir).train);
+  return [
+    { name: "wikitext-train", before: wiki, after: clean(wiki) },
+    { name: "toxigen-prompts", before: lists.flat(), after: kept.flat() },
+    { name: "toxigen-annotated", before: annotated, after: clean(annotated) },
+    { name: "jigsaw-train", before: jigsaw, after: clean(jigsaw) },
+  ];
 };

@@ -1,5 +1,6 @@
 // Stage `evalJigsaw`: the Jigsaw evaluation (METHOD.md §6) of one model — ROC-AUC of the normalised
-// P(" yes") on held-out comments, and the oracle toxicity of the model's own generations on the
+// P(" yes") on held-out comments (a seeded subset of the fixed held-out pool no training text comes
+// from, stages/corpora.ts `jigsawSplit`), and the oracle toxicity of the model's own generations on the
 // toxicity-evaluation prompts (the regularised model should detect toxicity without producing more).
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
@@ -15,7 +16,7 @@ export const JigsawOutput = Schema.Struct({ roc_auc: Schema.Number, toxicity_mea
 
 export const evalJigsaw = defineStage({
   name: "evalJigsaw",
-  version: 1,
+  version: 2,
   description: "Jigsaw: classifier ROC-AUC from P(label word) and toxicity of the model's own generations",
   module: import.meta.url,
   params: Schema.Struct({

@@ -2,7 +2,9 @@
 // layout: each training comment written with its label word ("Comment: …\nToxic: yes|no",
 // ml/eval/jigsaw.ts). mode "text": the whole text is trained on (the paper's "SFT/Ours on Jigsaw text");
 // mode "classifier": only the label word is (the prompt is context) — "SFT as classifier".
-// Toxic comments carry domain "toxic" (what the adaptive regulariser would select).
+// Toxic comments carry domain "toxic" (what the adaptive regulariser would select). The comments come
+// from the Jigsaw training pool: never one of the held-out pool, none sharing a 13-gram with an
+// evaluation item (stages/corpora.ts).
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
@@ -11,14 +13,14 @@ import { syncStage, writeJson, writeJsonl } from "./common.ts";
 import { jigsawSplit, subset } from "./corpora.ts";
 
 export const jigsawParams = {
-  seed: param(Schema.Int, 1, "seed of the held-out split"),
-  testItems: param(Schema.Int.pipe(Schema.positive()), 300, "held-out comments for the classifier evaluation"),
+  seed: param(Schema.Int, 1, "seed of the evaluation subset of the held-out pool (and of the training subset)"),
+  testItems: param(Schema.Int.pipe(Schema.positive()), 300, "held-out comments for the classifier evaluation (seeded subset of the fixed ~10 % pool)"),
   maxChars: param(Schema.Int.pipe(Schema.positive()), 200, "comment length cap in characters (keeps the label word in context)"),
 };
 
 export const jigsawMix = defineStage({
   name: "jigsawMix",
-  version: 1,
+  version: 2,
   description: "Jigsaw comments with label words, as a fine-tuning mix",
   module: import.meta.url,
   process: "inline", // light I/O: a forked worker would cost more than the work

@@ -8,7 +8,7 @@ import { pretrainParams, pretrainRun } from "./pretrain.ts";
 
 export const judge = defineStage({
   name: "judge",
-  version: 1,
+  version: 2,
   description: "judge LM for win rates (wider, deeper, longer-trained than the base; clean general text only)",
   module: import.meta.url,
   params: pretrainParams,

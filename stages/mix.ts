@@ -18,7 +18,7 @@ const words = (s: string): number => s.split(/\s+/).filter(Boolean).length;
 
 export const mix = defineStage({
   name: "mix",
-  version: 2,
+  version: 3,
   description: "domain-tagged fine-tuning mix (toxic-domain lists + general) and the sampling prompts",
   module: import.meta.url,
   process: "inline", // light I/O: a forked worker would cost more than the work

@@ -1,5 +1,6 @@
 // Stage `oracle`: the toxicity classifier C of METHOD.md §1 (ml/classify.ts), trained on labelled
-// toxicity data (ToxiGen annotated + Jigsaw when present; the synthetic world's labels by default).
+// toxicity data (ToxiGen annotated + the Jigsaw training pool when present; the synthetic world's labels
+// by default), decontaminated: no text that shares a 13-gram with an evaluation item (stages/corpora.ts).
 // It labels NADO samples, filters the mix, rewards RL and scores the toxicity evaluation.
 // Output directory: the classifier (ml/classify.ts format) + info.json with its held-out ROC-AUC.
 import { Schema } from "effect";
@@ -11,7 +12,7 @@ import { oracleTexts, subset } from "./corpora.ts";
 
 export const oracle = defineStage({
   name: "oracle",
-  version: 1,
+  version: 2,
   description: "toxicity classifier (hashed n-gram logistic regression), with its held-out ROC-AUC",
   module: import.meta.url,
   params: Schema.Struct({

@@ -8,12 +8,12 @@ import { param } from "../engine/Params.ts";
 import { defineStage, Output, type StageContext } from "../engine/Stage.ts";
 import { checkpointing, mlStage, trainProgress } from "./common.ts";
 import { Rng } from "../data/synthetic/rng.ts";
-import { generalParagraphs, oracleTexts, STATEMENT_SEP } from "./corpora.ts";
+import { commentTexts, generalParagraphs, STATEMENT_SEP } from "./corpora.ts";
 import { archFields, createModel, saveModel, trainingFields, trainLM, type Example } from "./models.ts";
 
 /** Pretraining text: general paragraphs (+ the labelled comments in threads of `threadSize`, unless `clean`). */
 export const pretrainExamples = (dataDir: string, clean: boolean, threadSize: number, seed: number): Example[] => {
-  const comments = clean ? [] : oracleTexts(dataDir).map((t) => t.text);
+  const comments = clean ? [] : commentTexts(dataDir).map((t) => t.text);
   const shuffled = new Rng(`acft-pretrain-threads/${seed}`).shuffle(comments);
   const threads = Array.from({ length: Math.ceil(shuffled.length / threadSize) }, (_, i) => shuffled.slice(i * threadSize, (i + 1) * threadSize).join(STATEMENT_SEP));
   return [
@@ -44,7 +44,7 @@ export const pretrainRun = (clean: boolean) =>
 
 export const pretrain = defineStage({
   name: "pretrain",
-  version: 1,
+  version: 2,
   description: "base LM pretraining on general text + forum comments",
   module: import.meta.url,
   params: pretrainParams,

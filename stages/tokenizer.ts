@@ -1,15 +1,16 @@
 // Stage `tokenizer`: byte-level BPE (ml/tokenizer.ts) trained on the pretraining and fine-tuning text
-// (general paragraphs, forum comments, toxic-domain statements). Output: tokenizer.json.
+// (general paragraphs, forum comments, toxic-domain statements; decontaminated, stages/corpora.ts).
+// Output: tokenizer.json.
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output } from "../engine/Stage.ts";
 import { mlStage } from "./common.ts";
-import { generalParagraphs, oracleTexts, subset, toxicDomainTexts } from "./corpora.ts";
+import { commentTexts, generalParagraphs, subset, toxicDomainTexts } from "./corpora.ts";
 import { trainTokenizerInto } from "./models.ts";
 
 export const tokenizer = defineStage({
   name: "tokenizer",
-  version: 1,
+  version: 2,
   description: "byte-level BPE tokenizer",
   module: import.meta.url,
   params: Schema.Struct({
@@ -24,7 +25,7 @@ export const tokenizer = defineStage({
       const texts = [
         ...generalParagraphs(inputs.data, "train"),
         ...toxicDomainTexts(inputs.data),
-        ...oracleTexts(inputs.data).map((t) => t.text),
+        ...commentTexts(inputs.data).map((t) => t.text),
       ];
       const avg = texts.reduce((s, t) => s + t.length, 0) / Math.max(1, texts.length);
       const picked = subset(texts, Math.ceil(params.maxChars / Math.max(1, avg)), params.seed);

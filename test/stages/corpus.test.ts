@@ -11,7 +11,7 @@ import { Schema } from "effect";
 import { definePipeline } from "../../engine/Pipeline.ts";
 import { mix } from "../../stages/mix.ts";
 import { pretrainExamples } from "../../stages/pretrain.ts";
-import { judgeTexts, oracleTexts, STATEMENT_SEP, toxicDomainLists } from "../../stages/corpora.ts";
+import { commentTexts, judgeTexts, oracleTexts, STATEMENT_SEP, toxicDomainLists } from "../../stages/corpora.ts";
 import { writeSynthetic } from "../../data/synthetic/generate.ts";
 import { synthetic } from "../../stages/synthetic.ts";
 import { SIZES } from "../../pipelines/sizes.ts";
@@ -54,7 +54,7 @@ test("pretraining comments come in seeded threads of threadSize, each comment ex
   await withEngine(async (e) => {
     await runP(e, corpus);
     const dataDir = e.store.dirPath(e.db.lastForInstance("data")!.output_digest);
-    const comments = oracleTexts(dataDir).map((t) => t.text);
+    const comments = commentTexts(dataDir).map((t) => t.text);
     const threads = pretrainExamples(dataDir, false, 4, 1).filter((x) => x.domain === "toxic").map((x) => x.text.split(STATEMENT_SEP));
     assert.ok(threads.every((t) => t.length >= 1 && t.length <= 4));
     assert.equal(threads.filter((t) => t.length === 4).length, Math.floor(comments.length / 4));

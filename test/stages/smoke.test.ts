@@ -32,7 +32,7 @@ test("smoke: runs end to end, then all cached, then --set finetune.lambda reruns
   assert.ok(first.json.instances.length > 40, "every stage kind is in the smoke pipeline");
   assert.ok(first.json.instances.every((i: Instance) => i.status === "ran"));
 
-  await t.test("tables: table1 (7 methods), toxicity_by_group, winrates (+ pairs, judge perplexity), jigsaw, schedules", () => {
+  await t.test("tables: table1 (7 methods), toxicity_by_group, winrates (+ pairs, judge perplexity), jigsaw, schedules, contamination", () => {
     const r = spawnSync(process.execPath, [join(root, "bin/acft.mjs"), "tables", "--format", "json", "--store", store], { cwd: root, encoding: "utf8" });
     const tables = JSON.parse(r.stdout.trim().split("\n").pop()!);
     assert.deepEqual(tables.table1.map((row: { method: string }) => row.method), ["Base", "SFT", "Filtration", "RL", "NADO decoding", "Ours w/o adaptive", "Ours w/ adaptive"]);
@@ -58,6 +58,10 @@ test("smoke: runs end to end, then all cached, then --set finetune.lambda reruns
     }
     assert.equal(tables.jigsaw.length, 4);
     assert.deepEqual(tables.schedules.map((s: { schedule: string }) => s.schedule), ["sequential", "parallel"]);
+    // decontamination: rows per (evaluation set, training source); no overlap remains
+    const cont = tables.contamination as Record<string, number | string>[];
+    assert.ok(cont.some((r) => r.eval_set === "toxigen-safenlp" && r.train_source === "toxigen-prompts"));
+    assert.deepEqual(cont.filter((r) => r.contaminated_train_texts !== 0 || r.contaminated_eval_texts !== 0 || r.overlapping_ngrams !== 0), []);
     assert.ok(tables.table1.every((row: { run_id: unknown; instance_id: unknown }) => row.run_id !== null && row.instance_id === "table-1"));
     // toxicity by target group: the same groups for every method, and each method's n-weighted % toxic over
     // its groups equals its Table-1 % toxic when every prompt has exactly one group (the synthetic world's case)
