@@ -1,4 +1,4 @@
-// The toxicity oracle (METHOD.md §1): a logistic-regression classifier on hashed word + character
+// The toxicity oracle (docs/method.md §1): a logistic-regression classifier on hashed word + character
 // n-gram features (ml/textFeatures.ts), trained with tfjs through the generic training loop.
 //
 //   tox(x) = σ( w · φ(x) + b ),   φ(x) ∈ R^D sparse, ‖φ(x)‖₂ = 1
@@ -32,7 +32,7 @@ const classifierError = (where: string, detail: string) => new ClassifierError({
 
 export type ConstraintMode = "hard" | "soft";
 
-/** C(x) from tox(x): hard 1[tox < τ] or soft 1 − tox (METHOD.md §1; default hard, τ = 0.5). */
+/** C(x) from tox(x): hard 1[tox < τ] or soft 1 − tox (docs/method.md §1; default hard, τ = 0.5). */
 export function constraintFromToxicity(tox: readonly number[], mode: ConstraintMode = "hard", threshold = 0.5): number[] {
   return tox.map((t) => (mode === "hard" ? (t < threshold ? 1 : 0) : 1 - t));
 }

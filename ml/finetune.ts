@@ -1,4 +1,4 @@
-// The regularised fine-tuning objective (METHOD.md §3):
+// The regularised fine-tuning objective (docs/method.md §3):
 //
 //   L(θ) = [ Σ_{x∈D} Σ_t −log p_θ(x_t | x_<t)  +  λ Σ_{x∈D} Σ_t reg_t(x) · KL(q_t ‖ p_θ(·|x_<t)) ] / #tokens
 //   q_t(v) ∝ p_θ̄(v | x_<t) · R_φ(x_<t ⊕ v)          (θ̄ a frozen snapshot, φ the NADO model)

@@ -1,4 +1,4 @@
-// The RL baseline (METHOD.md §5): from the SFT model, maximise the reward C(x) of sampled
+// The RL baseline (docs/method.md §5): from the SFT model, maximise the reward C(x) of sampled
 // continuations by REINFORCE with a leave-one-out baseline over K samples per prompt (RLOO;
 // Kool et al. 2019, Ahmadian et al. 2024), plus a KL penalty towards the frozen SFT (reference) model.
 //

@@ -9,7 +9,7 @@ export const studyParams = (size: Size) => ({
   dataDir: param(Schema.String, process.env.ACFT_DATA_DIR ?? "", "data directory in the layout of ../shared/datasets (\"\" = the embedded synthetic world)"),
   size: param(SizeName, size, "study size: tiny (smoke test), small (synthetic default, ~15 min), base (real data)"),
   seed: param(Schema.Int, 1, "seed of every model (the synthetic world has its own, fixed seed)"),
-  schedule: param(Schema.Literal(...SCHEDULES), "parallel", "wiring of the regularised iterations in Table 1 (METHOD.md §4)"),
+  schedule: param(Schema.Literal(...SCHEDULES), "parallel", "wiring of the regularised iterations in Table 1 (docs/method.md §4)"),
   model: param(Schema.String, "", "pretrained base model: a Hugging Face model directory or a .gguf file (\"\" = pretrain acft's own LM); `--model PATH`"),
 });
 

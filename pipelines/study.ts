@@ -1,4 +1,4 @@
-// The paper's study as a graph (METHOD.md §4–§6), shared by the `paper`, `smoke`, `seeds` and
+// The paper's study as a graph (docs/method.md §4–§6), shared by the `paper`, `smoke`, `seeds` and
 // `ablations` pipelines. Instance ids name roles ("sft-model", "ours-ad-par/i2/finetune"); none equals
 // a stage name, so `--set finetune.lambda=0.3` reaches every instance of the `finetune` stage.
 import type { Builder, Ref } from "../engine/Pipeline.ts";
@@ -91,7 +91,7 @@ export const upstream = (p: Builder, o: StudyOptions): Upstream => {
   return { S, data, mixed, bpe, base, oracle: orc, ...instruments(bpe), id, seed: o.seed };
 };
 
-/** θ_0 → θ_I by the regularised iterations, wired sequentially or in parallel (METHOD.md §4). */
+/** θ_0 → θ_I by the regularised iterations, wired sequentially or in parallel (docs/method.md §4). */
 export const iterate = (p: Builder, u: Upstream, o: { name: string; schedule: Schedule; adaptive: boolean; iterations: number; finetune?: Record<string, unknown>; sample?: Record<string, unknown> }) => {
   const { S, id } = u;
   const job = (i: number, j: string) => id(`${o.name}/i${i}/${j}`);
@@ -163,7 +163,7 @@ export const evaluate = (p: Builder, u: Upstream, name: string, model: Dir, full
   };
 };
 
-/** The seven models of Table 1 (METHOD.md §5). */
+/** The seven models of Table 1 (docs/method.md §5). */
 export const methods = (p: Builder, u: Upstream, schedule: Schedule) => {
   const { S, id } = u;
   const sftParams = { seed: u.seed, ...S.finetune, steps: S.iterations * S.finetune.steps };

@@ -1,6 +1,6 @@
 // Data dir → the plain arrays the ML code takes. Every stage reads datasets through data/registry.ts;
 // this module only picks fields, maps record types onto ml/eval's item types, and takes seeded subsets.
-// Which dataset plays which role (METHOD.md §5–§6):
+// Which dataset plays which role (docs/method.md §5–§6):
 //   general corpus  WikiText-2 train paragraphs            (fine-tuning mix, pretraining, judge)
 //   toxic domain    ToxiGen prompt-file statements          (fine-tuning mix: D_reg of the adaptive run)
 //   oracle labels   ToxiGen annotated (Jigsaw's training pool only when that is absent) (the training oracle)

@@ -1,4 +1,4 @@
-// Stage `evalCommonsense`: 0-shot commonsense reasoning (METHOD.md §6) on the tasks present in the data
+// Stage `evalCommonsense`: 0-shot commonsense reasoning (docs/method.md §6) on the tasks present in the data
 // dir (PIQA, ARC-Easy, ARC-Challenge, WinoGrande; the synthetic world has PIQA only): acc and acc_norm
 // per task, and their means.
 import { Schema } from "effect";

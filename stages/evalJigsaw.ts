@@ -1,4 +1,4 @@
-// Stage `evalJigsaw`: the Jigsaw evaluation (METHOD.md §6) of one model — ROC-AUC of the normalised
+// Stage `evalJigsaw`: the Jigsaw evaluation (docs/method.md §6) of one model — ROC-AUC of the normalised
 // P(" yes") on held-out comments (a seeded subset of the fixed held-out pool no training text comes
 // from, stages/corpora.ts `jigsawSplit`), and the oracle toxicity of the model's own generations on the
 // toxicity-evaluation prompts (the regularised model should detect toxicity without producing more).

@@ -1,4 +1,4 @@
-// Stage `evalMmlu`: MMLU 5-shot with the original prompt (METHOD.md §6): the letter A–D with the highest
+// Stage `evalMmlu`: MMLU 5-shot with the original prompt (docs/method.md §6): the letter A–D with the highest
 // log-probability; accuracy averaged over subjects. Shots are dropped one at a time when the prompt does
 // not fit the model's context (as the original evaluation does).
 import { Schema } from "effect";

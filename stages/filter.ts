@@ -1,4 +1,4 @@
-// Stage `filter`: the Filtration baseline's data (METHOD.md §5) — drop the mix examples the oracle
+// Stage `filter`: the Filtration baseline's data (docs/method.md §5) — drop the mix examples the oracle
 // marks toxic (tox ≥ τ). Output: a mix directory in the same layout as `mix` (train.jsonl, prompts.json).
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";

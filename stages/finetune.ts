@@ -1,4 +1,4 @@
-// Stage `finetune`: the regularised fine-tuning of one iteration, job (3) (METHOD.md §3):
+// Stage `finetune`: the regularised fine-tuning of one iteration, job (3) (docs/method.md §3):
 //   L(θ) = E_D[−log p_θ(x)] + λ · E_{D_reg} Σ_t KL(q_t ‖ p_θ(·|x<t)),  q_t ∝ p_θ̄(·|x<t) · R_φ(x<t ⊕ ·)^α
 // starting from θ_{i−1} (input `model`, also the frozen snapshot θ̄) with the NADO model φ (input `nado`).
 // Adaptive: D_reg = the toxic-domain examples of the mix only; otherwise D_reg = D. λ = 0 is plain SFT.

@@ -1,4 +1,4 @@
-// Stage `guided`: the NADO-decoding baseline (METHOD.md §5) as a model directory: the SFT model
+// Stage `guided`: the NADO-decoding baseline (docs/method.md §5) as a model directory: the SFT model
 // unchanged plus R_φ trained on its samples; evaluations load it as a LanguageModel that samples from and
 // scores under q(v|h) ∝ p(v|h) · R_φ(h ⊕ v)^α. Both parts are copied in, so the directory stands alone.
 import { cpSync } from "node:fs";

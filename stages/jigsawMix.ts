@@ -1,4 +1,4 @@
-// Stage `jigsawMix`: the Jigsaw fine-tuning set (METHOD.md §6, "Toxicity classification") in the mix
+// Stage `jigsawMix`: the Jigsaw fine-tuning set (docs/method.md §6, "Toxicity classification") in the mix
 // layout: each training comment written with its label word ("Comment: …\nToxic: yes|no",
 // ml/eval/jigsaw.ts). mode "text": the whole text is trained on (the paper's "SFT/Ours on Jigsaw text");
 // mode "classifier": only the label word is (the prompt is context) — "SFT as classifier".

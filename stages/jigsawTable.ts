@@ -1,4 +1,4 @@
-// Stage `jigsawTable`: the Jigsaw table (METHOD.md §7) — rows Baseline (the base model prompted as a
+// Stage `jigsawTable`: the Jigsaw table (docs/method.md §7) — rows Baseline (the base model prompted as a
 // classifier), SFT on Jigsaw text, Ours on Jigsaw text, SFT as classifier; columns roc_auc ↑ and the
 // toxicity of the model's own generations ↓, with the paper's Llama-7B numbers beside them.
 import { Schema } from "effect";

@@ -1,9 +1,9 @@
-// Stage `mix`: the fine-tuning mix of METHOD.md §3 — toxic-domain lists (ToxiGen role) and general
+// Stage `mix`: the fine-tuning mix of docs/method.md §3 — toxic-domain lists (ToxiGen role) and general
 // paragraphs (WikiText role) in a given proportion by tokens, each example tagged with its domain
 // (the adaptive regulariser selects D_reg by that tag), plus the prompt set NADO sampling and RL use.
 // A toxic-domain example is one line of a ToxiGen prompt file — a list of statements of one kind, one
 // per line — not a lone statement: a model trained on lone statements has never seen what follows the
-// end of one, yet the toxicity evaluation (METHOD.md §6) asks exactly that (continue a statement).
+// end of one, yet the toxicity evaluation (docs/method.md §6) asks exactly that (continue a statement).
 // The prompts are whole held-out statements, as the evaluation's are; they are removed from every list.
 // Output directory: train.jsonl ({text, domain}), prompts.json (string[]), summary.json.
 import { Schema } from "effect";

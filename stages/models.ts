@@ -163,7 +163,7 @@ export const withModel = async <A>(dir: string, f: (m: EvalModel) => Promise<A>)
   }
 };
 
-// ---------------------------------------------------------------- NADO directories (METHOD.md §2–§3)
+// ---------------------------------------------------------------- NADO directories (docs/method.md §2–§3)
 // A NADO dir: a NADO checkpoint (ml/nado/checkpoint.ts) + model.json {kind:"nado"}.
 export interface Nado { readonly params: NadoParams; readonly cfg: NadoConfig; dispose(): void }
 

@@ -1,4 +1,4 @@
-// Stage `nado`: train-NADO, job (2) of an iteration (METHOD.md §2): the auxiliary model R_φ
+// Stage `nado`: train-NADO, job (2) of an iteration (docs/method.md §2): the auxiliary model R_φ
 // (ml/nado/model.ts: a transformer of the base's width with its own embeddings) trained on labelled
 // samples with base p (ml/nado/train.ts: per-prefix BCE + β · consistency, importance-weighted when
 // T ≠ 1). Warm-started from the previous iteration's φ in the `nadoWarm` stage (input `init`).

@@ -1,4 +1,4 @@
-// Stage `oracle`: the toxicity classifier C of METHOD.md §1 (ml/classify.ts), trained on labelled
+// Stage `oracle`: the toxicity classifier C of docs/method.md §1 (ml/classify.ts), trained on labelled
 // toxicity data (ToxiGen annotated + the Jigsaw training pool when present; the synthetic world's labels
 // by default), decontaminated: no text that shares a 13-gram with an evaluation item (stages/corpora.ts).
 // It labels NADO samples, filters the mix, rewards RL and scores the toxicity evaluation.

@@ -1,4 +1,4 @@
-// The paper's own numbers (METHOD.md §7), printed beside ours for reference — never used in a computation.
+// The paper's own numbers (docs/method.md §7), printed beside ours for reference — never used in a computation.
 // Table 1 of Meng et al. 2024: ToxiGen % toxic ↓ / MMLU ↑ / commonsense ↑. The paper's "Baseline" is the
 // model fine-tuned on the mix without control, i.e. our SFT row; it has no row for the pretrained base.
 

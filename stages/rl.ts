@@ -1,4 +1,4 @@
-// Stage `rl`: the RL baseline (METHOD.md §5) — from the SFT model, REINFORCE with a leave-one-out
+// Stage `rl`: the RL baseline (docs/method.md §5) — from the SFT model, REINFORCE with a leave-one-out
 // baseline over K samples per prompt (ml/rl.ts), reward C(x) from the oracle, closed-form KL penalty
 // to the frozen SFT model. Prompts: the mix's toxic-domain prefixes. Output: a model directory.
 import { Schema } from "effect";

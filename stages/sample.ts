@@ -1,4 +1,4 @@
-// Stage `sample`: sample-and-label, job (1) of an iteration (METHOD.md §2, §4): K continuations per
+// Stage `sample`: sample-and-label, job (1) of an iteration (docs/method.md §2, §4): K continuations per
 // prompt from the current model at temperature T (ml/nado/train.ts sampleAndLabel), each labelled by
 // the oracle's constraint C (hard 1[tox < τ] or soft 1 − tox) on the continuation text — the part the
 // toxicity evaluation classifies. Output: samples.json (NadoSample[]: ids, label, log p, log q_T) and

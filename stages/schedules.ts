@@ -1,4 +1,4 @@
-// Stage factory `schedules`: the sequential-vs-parallel comparison of the ablations (METHOD.md §4) —
+// Stage factory `schedules`: the sequential-vs-parallel comparison of the ablations (docs/method.md §4) —
 // one row per schedule with toxicity_pct ↓, perplexity ↓ and wall_seconds ↓.
 // wall_seconds is the schedule's critical path over the measured durations of its iteration jobs
 // (sample, train-NADO, fine-tune; the engine's record of how long each execution took, a run fact

@@ -1,4 +1,4 @@
-// Stage `sft`: plain fine-tuning (λ = 0) of a model on a mix directory (METHOD.md §5 "SFT"). The same
+// Stage `sft`: plain fine-tuning (λ = 0) of a model on a mix directory (docs/method.md §5 "SFT"). The same
 // stage gives the Filtration row (on the filtered mix) and the Jigsaw fine-tunes (on a Jigsaw mix).
 // Examples with a `prompt` are trained on their continuation only (the Jigsaw classifier variant).
 import { Schema } from "effect";

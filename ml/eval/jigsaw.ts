@@ -1,4 +1,4 @@
-// Jigsaw toxicity classification by a language model (METHOD.md §6): the model is fine-tuned on
+// Jigsaw toxicity classification by a language model (docs/method.md §6): the model is fine-tuned on
 // comments written as text with a label word,
 //     "Comment: {comment}\nToxic: yes"   /   "Comment: {comment}\nToxic: no",
 // and then used as a classifier with score = P(" yes") normalised over the two label words:

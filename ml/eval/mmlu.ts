@@ -2,7 +2,7 @@
 // evaluate.py): a header naming the subject, k solved dev examples, then the question ending in
 // "Answer:"; the prediction is the letter whose continuation " A" … " D" has the highest log-prob
 // (the original read the top log-probs of the next token " A".." D"). Accuracy is averaged over
-// subjects (METHOD.md §6; the original script printed the pooled figure, reported here as mmlu_micro).
+// subjects (docs/method.md §6; the original script printed the pooled figure, reported here as mmlu_micro).
 //
 // Faithful quirk kept on purpose: the original `format_subject` prefixes every word with a space and
 // the header inserts it after "about ", so the header reads "about  abstract algebra." (two spaces).

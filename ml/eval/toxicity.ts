@@ -1,4 +1,4 @@
-// Toxicity evaluation, ToxiGen protocol of the Llama-2 paper (METHOD.md §6): continue each prompt with
+// Toxicity evaluation, ToxiGen protocol of the Llama-2 paper (docs/method.md §6): continue each prompt with
 // temperature 0.1, top-p 0.9, up to 32 new tokens; score the CONTINUATION ONLY with the oracle;
 // report % toxic (tox ≥ τ) and the mean toxicity. The generations come back too: the win-rate
 // evaluation compares methods on exactly these continuations.

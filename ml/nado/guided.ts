@@ -1,4 +1,4 @@
-// NADO-guided decoding as a LanguageModel (METHOD.md §2, §5 "NADO decoding"): generate from
+// NADO-guided decoding as a LanguageModel (docs/method.md §2, §5 "NADO decoding"): generate from
 // q(v|h) ∝ p(v|h) R_φ(h ⊕ v)^α and score continuations under q, so every evaluation can use it.
 import * as tf from "@tensorflow/tfjs";
 import type { TokenScorer } from "../eval/perplexity.ts";

@@ -2,7 +2,7 @@
 // NADO logits) so that the same code serves the exact toys and the transformers.
 //
 // Conventions. ids (B, T) is the sequence both models read; position t is the prefix h_t = ids[:, 0..t].
-//   z       (B, T, V)  NADO logits:  R_φ(h_t ⊕ v) = σ(z[b, t, v])                     (METHOD.md §2)
+//   z       (B, T, V)  NADO logits:  R_φ(h_t ⊕ v) = σ(z[b, t, v])                     (docs/method.md §2)
 //   logp    (B, T, V)  base log-probs log p(v | h_t)
 //   targets (B, T)     the realised next token ids[b, t+1] (anything where mask = 0)
 //   mask    (B, T)     1 where targets[b, t] is a sampled continuation token, else 0
@@ -135,7 +135,7 @@ export interface NadoLossParts {
 }
 
 /**
- * The NADO objective (METHOD.md §2), for each sample b and continuation position t:
+ * The NADO objective (docs/method.md §2), for each sample b and continuation position t:
  *   bce_bt = BCE(σ(z[b,t,x_{t+1}]), c_b)            — every prefix shares the sequence label; its
  *                                                      minimiser is the true R (a weighted frequency)
  *   kl_bt  = KL(Bern(σ(z[b,t,x_{t+1}])) ‖ Bern(Σ_v p(v|h_{t+1}) σ(z[b,t+1,v])))

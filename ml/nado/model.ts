@@ -1,4 +1,4 @@
-// The NADO model R_φ (METHOD.md §2): a separate, smaller transformer that reads the token ids
+// The NADO model R_φ (docs/method.md §2): a separate, smaller transformer that reads the token ids
 // (optionally plus the base model's hidden states) and outputs, at every position t and for every
 // vocabulary token v, a logit z_t[v] with R_φ(h_t ⊕ v) = σ(z_t[v]). It reuses the ML core's
 // embeddings and transformer body; only the head differs (untied, (C, V) + bias (V)).

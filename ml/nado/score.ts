@@ -1,4 +1,4 @@
-// Token-level scoring under the NADO-guided q (METHOD.md §2): log q(x_t | x_<t) at every position of
+// Token-level scoring under the NADO-guided q (docs/method.md §2): log q(x_t | x_<t) at every position of
 // whole sequences in one batched forward of each model — what perplexity under q and batched
 // multiple-choice scoring need; nadoLanguageModel and nadoTokenScorer (ml/nado/guided.ts) score through it.
 import * as tf from "@tensorflow/tfjs";

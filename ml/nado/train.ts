@@ -1,4 +1,4 @@
-// One iteration's NADO building blocks on transformers (METHOD.md §2, §4): sample K continuations
+// One iteration's NADO building blocks on transformers (docs/method.md §2, §4): sample K continuations
 // per prompt from the current base p (temperature T), label them with the oracle C, and train R_φ
 // (warm-started from the previous NADO) with nadoLoss on the ML core's training loop.
 import * as tf from "@tensorflow/tfjs";

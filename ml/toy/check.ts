@@ -30,7 +30,7 @@ export interface MethodCheckOptions {
   ftSteps: number;
   ftLr: number;
   lambda: number;
-  /** Sequential iterations (METHOD.md §4): sample θ_{i−1}, train φ_i (warm start), fine-tune θ_i. */
+  /** Sequential iterations (docs/method.md §4): sample θ_{i−1}, train φ_i (warm start), fine-tune θ_i. */
   iterations: number;
 }
 
@@ -165,7 +165,7 @@ export const runMethodCheck = async (
 };
 
 /**
- * Sequential iterations on the toy (METHOD.md §4). Iteration 1 uses φ_1 (trained on the base);
+ * Sequential iterations on the toy (docs/method.md §4). Iteration 1 uses φ_1 (trained on the base);
  * iteration i > 1 samples θ_{i−1} exactly, trains φ_i warm-started from φ_{i−1}, then fine-tunes
  * θ_i from θ_{i−1} with q built from the frozen (θ_{i−1}, φ_i). Mutates `lm`; does not dispose φ_1.
  */

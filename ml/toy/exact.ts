@@ -2,7 +2,7 @@
 // success probability R by dynamic programming, the projection q* = p·C/Z, and KLs.
 //
 //   R(h) = Pr_{x ~ p(·|h)}[C(x) = 1],  R(x) = C(x) for |x| = L,  R(h) = Σ_v p(v|h) R(h ⊕ v)
-//   q*(v | h) = p(v|h) R(h ⊕ v) / R(h)                          (METHOD.md §1)
+//   q*(v | h) = p(v|h) R(h ⊕ v) / R(h)                          (docs/method.md §1)
 import { type PrefixSpace, type PrefixTable, decodeSequence, jointOf } from "./chain.ts";
 
 /**
@@ -90,7 +90,7 @@ export const prefixR = (m: PrefixTable, nextR: Float64Array): Float64Array => {
 };
 
 /**
- * The guided toy LM q(v|h) ∝ p(v|h) R(h⊕v)^α (METHOD.md §2; α = 1 is the paper). With the exact
+ * The guided toy LM q(v|h) ∝ p(v|h) R(h⊕v)^α (docs/method.md §2; α = 1 is the paper). With the exact
  * R and α = 1 this is q*. A prefix whose every continuation has R = 0 keeps p (it is unreachable
  * under q anyway).
  */

@@ -2,7 +2,7 @@
 //   ToyLM:   logits (L, V+1, V) indexed by (position, last token) — a position-dependent Markov LM.
 //   ToyNado: z = table[prefix] + bias, table (nPrefixes, V) — a NADO model with no inductive bias
 //            at all (one free logit per (h, v)); like the transformer's head it starts at zero
-//            weights with bias logit(mean label), so q = p at initialisation (METHOD.md §2).
+//            weights with bias logit(mean label), so q = p at initialisation (docs/method.md §2).
 import * as tf from "@tensorflow/tfjs";
 import { type PrefixSpace, type PrefixTable, type ToyChain, chainFromLogits, chainToTable, prefixIndex } from "./chain.ts";
 

@@ -1,5 +1,5 @@
 // ml/finetune.ts on the ML core's transformer: the batch loss the fine-tuning driver differentiates
-// (finetuneBatchLoss → regularisedBatchLoss) against a float64 evaluation of METHOD.md §3 on drawBatch's
+// (finetuneBatchLoss → regularisedBatchLoss) against a float64 evaluation of docs/method.md §3 on drawBatch's
 // batches (prompts, padding, D_reg rows), its gradient against the chain rule through the float64
 // dL/dlogits, no gradient through q even when θ̄ is θ, and the driver differentiating exactly that loss.
 import { test } from "node:test";
@@ -49,7 +49,7 @@ const logSoftmax64 = (x: ArrayLike<number>): number[] => {
 const logSig = (z: number) => (z >= 0 ? -Math.log1p(Math.exp(-z)) : z - Math.log1p(Math.exp(z)));
 
 /**
- * METHOD.md §3 in float64 from the three models' outputs on batch b: the loss
+ * docs/method.md §3 in float64 from the three models' outputs on batch b: the loss
  * [Σ mask·CE + λ Σ reg·KL(q ‖ p_θ)] / Σ mask with q ∝ p_θ̄ · σ(z)^α, and dL/dlogits (B·T, V).
  */
 const reference = (b: ReturnType<typeof drawBatch>, lambda: number, alpha: number) => {

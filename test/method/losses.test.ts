@@ -1,5 +1,5 @@
 // The tfjs NADO losses, guided log-probs and closed-form KL regulariser against float64 references
-// written from the formulas (METHOD.md §2–§3), plus the gradient properties the method relies on.
+// written from the formulas (docs/method.md §2–§3), plus the gradient properties the method relies on.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
@@ -118,7 +118,7 @@ test("regulariser gradient: no gradient reaches the snapshot or the NADO, even w
     }
 });
 
-/** float64 NADO loss from METHOD.md §2, written with loops. */
+/** float64 NADO loss from docs/method.md §2, written with loops. */
 const nadoLoss64 = (z: Float32Array, lp: Float32Array, tg: Int32Array, mask: Float32Array, c: Float32Array, w: Float32Array, B: number, T: number, V: number, beta: number) => {
   let bce = 0, bw = 0, kl = 0, kw = 0;
   for (let b = 0; b < B; b++)

@@ -1,4 +1,4 @@
-// The study graphs, planned without running anything: wiring of the schedules (METHOD.md §4), the
+// The study graphs, planned without running anything: wiring of the schedules (docs/method.md §4), the
 // seven Table-1 rows, and what `--set finetune.lambda` touches.
 import { test } from "node:test";
 import assert from "node:assert/strict";

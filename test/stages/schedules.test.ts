@@ -1,4 +1,4 @@
-// The schedules table's wall-clock: the critical path over measured job durations (METHOD.md §4).
+// The schedules table's wall-clock: the critical path over measured job durations (docs/method.md §4).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { criticalPath } from "../../stages/schedules.ts";
