@@ -196,7 +196,7 @@ const readableMarkdown = (t: ColumnTable, all: boolean): string => {
 const tablesCommand: Command = {
   name: "tables",
   summary: "print result tables and export them to <store>/tables/<name>.md|.csv (+ .svg plots of sweep and by-group tables)",
-  usage: "acft tables [--format md|csv|json] [--provenance]",
+  usage: "acft tables [--format md|csv|json] [--provenance]   (md and json leave run_id, instance_id, cache_key, source_keys out unless --provenance)",
   options: { format: { type: "string" }, provenance: { type: "boolean" } },
   run: async (ctx) => {
     const f = (ctx.values.format as string | undefined) ?? (ctx.json ? "json" : "md");
@@ -216,7 +216,9 @@ const tablesCommand: Command = {
       if (f === "md") ctx.out(`## ${name}\n\n${md}\n`);
       if (f === "csv") ctx.out(`# ${name}\n${t.toCSV()}\n`);
     }
-    if (f === "json") ctx.out(JSON.stringify(tables) + "\n");
+    // JSON, like Markdown, leaves the provenance columns out unless `--provenance` (CSV and SQLite keep them).
+    const strip = (rows: readonly Record<string, unknown>[]) => rows.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !PROVENANCE.includes(k))));
+    if (f === "json") ctx.out(JSON.stringify(ctx.values.provenance ? tables : Object.fromEntries(Object.entries(tables).map(([k, rows]) => [k, strip(rows)]))) + "\n");
     else ctx.err(`${Object.keys(tables).length} table(s) exported to ${dir}${plots.length ? `; plots (svg): ${plots.join(", ")}` : ""}\n`);
     return 0;
   },

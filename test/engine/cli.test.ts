@@ -56,10 +56,12 @@ test("status --explain says which param changed; --dry-run runs nothing", async 
   assert.equal(s.json().instances.filter((i: any) => i.status === "stale").length, 2, "the dry run executed nothing");
 });
 
-test("tables: SQLite rows with provenance, exported as md and csv, --format json", async () => {
+test("tables: SQLite rows with provenance, exported as md and csv, --format json (provenance with --provenance)", async () => {
   const store = tempDir();
   await cli(["run", "chain", "--store", store]);
-  const j = await cli(["tables", "--store", store, "--format", "json"]);
+  const plain = (await cli(["tables", "--store", store, "--format", "json"])).json().doubled;
+  assert.deepEqual(plain, [{ method: "double", value: 2 }], "results only, like the Markdown");
+  const j = await cli(["tables", "--store", store, "--format", "json", "--provenance"]);
   const rows = j.json().doubled;
   assert.equal(rows.length, 1);
   assert.equal(rows[0].method, "double");
@@ -69,6 +71,7 @@ test("tables: SQLite rows with provenance, exported as md and csv, --format json
   assert.match(rows[0].cache_key, /^[0-9a-f]{64}$/);
   assert.match(JSON.parse(rows[0].source_keys).x, /^[0-9a-f]{64}$/);
   // Markdown is for people: provenance moves to a line under the table; CSV keeps every column.
+  await cli(["tables", "--store", store]);
   const md = readFileSync(join(store, "tables", "doubled.md"), "utf8");
   assert.match(md, /^\|method\|value\|\n/);
   assert.match(md, new RegExp(`_run 1 · instance dbl · key ${rows[0].cache_key.slice(0, 12)}…`));

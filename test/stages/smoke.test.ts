@@ -33,7 +33,7 @@ test("smoke: runs end to end, then all cached, then --set finetune.lambda reruns
   assert.ok(first.json.instances.every((i: Instance) => i.status === "ran"));
 
   await t.test("tables: table1 (7 methods), toxicity_by_group, winrates (+ pairs, judge perplexity), jigsaw, schedules, contamination", () => {
-    const r = spawnSync(process.execPath, [join(root, "bin/acft.mjs"), "tables", "--format", "json", "--store", store], { cwd: root, encoding: "utf8" });
+    const r = spawnSync(process.execPath, [join(root, "bin/acft.mjs"), "tables", "--format", "json", "--provenance", "--store", store], { cwd: root, encoding: "utf8" });
     const tables = JSON.parse(r.stdout.trim().split("\n").pop()!);
     assert.deepEqual(tables.table1.map((row: { method: string }) => row.method), ["Base", "SFT", "Filtration", "RL", "NADO decoding", "Ours w/o adaptive", "Ours w/ adaptive"]);
     for (const row of tables.table1) for (const c of ["toxicity_pct", "mmlu", "commonsense", "perplexity"]) assert.equal(typeof row[c], "number", `${row.method}.${c}`);
