@@ -111,6 +111,10 @@ test("--judge-model: the checkpoint's content is in the judge's key (the win rat
 
   const j = join(dir, "judge.gguf");
   copyFileSync(FIXTURE, j);
+  // Bytes no earlier test of this store imported (imports are cached by content and params).
+  const fresh = readFileSync(j);
+  fresh.writeFloatLE(fresh.readFloatLE(fresh.length - 8) + 0.25, fresh.length - 8);
+  writeFileSync(j, fresh);
   const r = await acft("run", "smoke", "--judge-model", j, "--only", "judge-lm");
   assert.equal(r.code, 0, r.err);
   assert.equal(r.status("judge-lm"), "ran");
