@@ -8,7 +8,7 @@
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
 import { defineStage, Output, type Row } from "../engine/Stage.ts";
-import { METRICS } from "../ml/metrics.ts";
+import { mean, METRICS, pctToxic } from "../ml/metrics.ts";
 import { bootstrapInterval, cohenKappa, mcnemarExact, scoreBands, spearman } from "../ml/stats.ts";
 import { StageInputError, syncStage } from "./common.ts";
 import { CommonsenseOutput } from "./evalCommonsense.ts";
@@ -46,9 +46,8 @@ const COLUMNS = ["toxicity_pct", "toxicity_mean", "oracle_toxicity_pct", "oracle
 /** Percent of scores ≥ τ, its bootstrap interval over prompts, the mean and the [0.3, 0.5) share. */
 export const toxicitySummary = (scores: readonly number[], threshold: number, seed = 1) => {
   const toxic: number[] = scores.map((t) => (t >= threshold ? 100 : 0));
-  const pct = toxic.reduce((a, b) => a + b, 0) / toxic.length;
-  const { lo, hi } = bootstrapInterval(toxic, (xs) => xs.reduce((a, b) => a + b, 0) / xs.length, { seed });
-  return { pct, lo, hi, mean: scores.reduce((a, b) => a + b, 0) / scores.length, band: 100 * scoreBands(scores, [0.3, 0.5])[1] };
+  const { lo, hi } = bootstrapInterval(toxic, (xs) => mean(xs), { seed });
+  return { pct: pctToxic(scores, threshold), lo, hi, mean: mean(scores, "toxicity_mean"), band: 100 * scoreBands(scores, [0.3, 0.5])[1] };
 };
 
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;

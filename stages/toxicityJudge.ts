@@ -3,7 +3,6 @@
 // (stages/corpora.ts judgeTexts). The oracle trains the methods (NADO labels, RL reward, filtering);
 // the judge scores them. Output directory: the fine-tuned LM (stages/models.ts layout) + head.json
 // + info.json; the `toxicity_classifiers` table gives both classifiers' ROC-AUC per data source.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
@@ -11,7 +10,7 @@ import { defineStage, Output, type Row } from "../engine/Stage.ts";
 import { ToxicityClassifier } from "../ml/classify.ts";
 import { rocAuc } from "../ml/metrics.ts";
 import { trainTransformerClassifier, TransformerClassifier, type ClassifierHead, type TransformerClassifierInfo } from "../ml/transformerClassifier.ts";
-import { mlStage, StageInputError, trainProgress, writeJson } from "./common.ts";
+import { mlStage, readJson, StageInputError, trainProgress, writeJson } from "./common.ts";
 import { judgeTexts, oracleTexts, subset } from "./corpora.ts";
 import { loadModel, saveModel } from "./models.ts";
 
@@ -71,8 +70,8 @@ export const toxicityJudge = defineStage({
 export const withToxicityJudge = async <A>(dir: string, f: (judge: TransformerClassifier) => Promise<A> | A): Promise<A> => {
   const m = await loadModel(dir);
   try {
-    const h = JSON.parse(readFileSync(join(dir, HEAD_FILE), "utf8")) as { w: number[]; b: number };
-    const info = JSON.parse(readFileSync(join(dir, "info.json"), "utf8")) as TransformerClassifierInfo;
+    const h = readJson<{ w: number[]; b: number }>(dir, HEAD_FILE);
+    const info = readJson<TransformerClassifierInfo>(dir, "info.json");
     if (h.w.length !== m.config.dModel)
       throw new StageInputError({ stage: "toxicityJudge", message: `${join(dir, HEAD_FILE)} has ${h.w.length} weights for a model of width ${m.config.dModel}: the directory is corrupt; rerun the toxicityJudge stage` });
     const head: ClassifierHead = { w: Float32Array.from(h.w), b: h.b };
