@@ -1,5 +1,6 @@
-// Stage `evalMmlu`: MMLU 5-shot with the original prompt (docs/method.md §6): the letter A–D with the highest
-// log-probability; accuracy averaged over subjects. Shots are dropped one at a time when the prompt does
+// Stage `evalMmlu`: MMLU 5-shot (docs/method.md §6) in both formulations: the original prompt scored by
+// the letter A–D with the highest log-probability (MCF), and the cloze prompt scored by the answer text
+// (CF); `mmlu` is the better of the two, as OLMES prescribes; accuracy averaged over subjects. Shots are dropped one at a time when the prompt does
 // not fit the model's context (as the original evaluation does).
 import { Schema } from "effect";
 import { param } from "../engine/Params.ts";
@@ -9,11 +10,14 @@ import { evalProgress, mlStage } from "./common.ts";
 import { mmluItems, subset } from "./corpora.ts";
 import { withModel } from "./models.ts";
 
-export const MmluOutput = Schema.Struct({ mmlu: Schema.Number, mmlu_micro: Schema.Number, n: Schema.Int });
+export const MmluOutput = Schema.Struct({
+  mmlu: Schema.Number, mmlu_micro: Schema.Number, mmlu_mcf: Schema.Number, mmlu_cf: Schema.Number,
+  formulation: Schema.Literal("mcf", "cf"), n: Schema.Int,
+});
 
 export const evalMmlu = defineStage({
   name: "evalMmlu",
-  version: 1,
+  version: 2,
   description: "MMLU 5-shot accuracy (macro over subjects)",
   module: import.meta.url,
   params: Schema.Struct({
@@ -31,7 +35,10 @@ export const evalMmlu = defineStage({
           nShot: params.nShot, fits: m.fits, onProgress: evalProgress(ctx),
         });
         ctx.metric("mmlu", r.mmlu);
+        ctx.metric("mmlu_mcf", r.mmlu_mcf);
+        ctx.metric("mmlu_cf", r.mmlu_cf);
         ctx.metric("mean_shots", r.meanShots); // < nShot where the context cannot hold every shot
-        return { mmlu: r.mmlu, mmlu_micro: r.mmlu_micro, n: r.n };
+        ctx.metric("mean_shots_cf", r.meanShotsCf);
+        return { mmlu: r.mmlu, mmlu_micro: r.mmlu_micro, mmlu_mcf: r.mmlu_mcf, mmlu_cf: r.mmlu_cf, formulation: r.formulation, n: r.n };
       })),
 });

@@ -36,12 +36,12 @@ export const Table1Row = Schema.Struct({
   oracle_toxicity_pct: Schema.Number, oracle_toxicity_pct_lo: Schema.Number, oracle_toxicity_pct_hi: Schema.Number, oracle_p_vs_sft: Nullable,
   oracle_toxicity_mean: Schema.Number, oracle_band_30_50_pct: Schema.Number,
   judge_oracle_kappa: Schema.Number,
-  mmlu: Schema.Number, commonsense: Schema.Number, perplexity: Schema.Number,
+  mmlu: Schema.Number, mmlu_mcf: Schema.Number, mmlu_cf: Schema.Number, commonsense: Schema.Number, perplexity: Schema.Number,
 });
 export type Table1Row = typeof Table1Row.Type;
 
 /** Columns with their metric directions, for the `metric_directions` table. */
-const COLUMNS = ["toxicity_pct", "toxicity_mean", "oracle_toxicity_pct", "oracle_toxicity_mean", "mmlu", "commonsense", "perplexity"] as const;
+const COLUMNS = ["toxicity_pct", "toxicity_mean", "oracle_toxicity_pct", "oracle_toxicity_mean", "mmlu", "mmlu_mcf", "mmlu_cf", "commonsense", "perplexity"] as const;
 
 /** Percent of scores ≥ τ, its bootstrap interval over prompts, the mean and the [0.3, 0.5) share. */
 export const toxicitySummary = (scores: readonly number[], threshold: number, seed = 1) => {
@@ -74,7 +74,7 @@ export const toxicityColumns = (tox: Readonly<Record<Method, ToxicityOutput>>) =
       oracle_toxicity_mean: round(o.mean, 4), oracle_band_30_50_pct: round(o.band),
       judge_oracle_kappa: round(cohenKappa(flags(t.toxicity), flags(t.oracleToxicity)), 3),
     }];
-  })) as Record<Method, Omit<Table1Row, "method" | "mmlu" | "commonsense" | "perplexity">>;
+  })) as Record<Method, Omit<Table1Row, "method" | "mmlu" | "mmlu_mcf" | "mmlu_cf" | "commonsense" | "perplexity">>;
   // Agreement over every continuation of every method, and of the two rankings of the methods.
   const allJ = METHODS.flatMap(([m]) => flags(tox[m].toxicity)), allO = METHODS.flatMap(([m]) => flags(tox[m].oracleToxicity));
   // Spearman is undefined when one side is constant (e.g. no method toxic at all): null then.
@@ -91,7 +91,7 @@ export const toxicityColumns = (tox: Readonly<Record<Method, ToxicityOutput>>) =
 
 export const table1 = defineStage({
   name: "table1",
-  version: 2,
+  version: 3,
   description: "Table 1: toxicity, MMLU, commonsense and perplexity per method (+ the paper's numbers)",
   module: import.meta.url,
   process: "inline",
@@ -104,7 +104,7 @@ export const table1 = defineStage({
       const tox = Object.fromEntries(METHODS.map(([m]) => [m, v[`${m}Tox`] as ToxicityOutput])) as Record<Method, ToxicityOutput>;
       const { columns, agreement } = toxicityColumns(tox);
       const rows: Table1Row[] = METHODS.map(([m, label]) => ({
-        method: label, ...columns[m], mmlu: v[`${m}Mmlu`].mmlu, commonsense: v[`${m}Cs`].commonsense, perplexity: v[`${m}Ppl`].perplexity,
+        method: label, ...columns[m], mmlu: v[`${m}Mmlu`].mmlu, mmlu_mcf: v[`${m}Mmlu`].mmlu_mcf, mmlu_cf: v[`${m}Mmlu`].mmlu_cf, commonsense: v[`${m}Cs`].commonsense, perplexity: v[`${m}Ppl`].perplexity,
       }));
       ctx.metric("judge_oracle_kappa", agreement.cohen_kappa);
       if (agreement.method_rank_spearman !== null) ctx.metric("judge_oracle_rank_spearman", agreement.method_rank_spearman);

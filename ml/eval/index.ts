@@ -2,7 +2,7 @@
 export * from "./types.ts";
 export { EvalTaskError, generateAll, scoreRequests, type EvalOptions } from "./batch.ts";
 export { argmax, evaluateMultipleChoice, type GroupResult, type ItemScore, type MultipleChoiceResult, type MultipleChoiceTask } from "./multipleChoice.ts";
-export { MMLU_LETTERS, evaluateMmlu, formatMmluExample, formatSubject, mmluPrompt, mmluTask, type MmluOptions, type MmluResult } from "./mmlu.ts";
+export { MMLU_LETTERS, evaluateMmlu, formatMmluClozeExample, formatMmluExample, formatSubject, mmluPrompt, mmluTask, type MmluFormulation, type MmluOptions, type MmluResult } from "./mmlu.ts";
 export { arcTask, evaluateCommonsense, piqaTask, winograndeRequests, winograndeTask, type CommonsenseData, type CommonsenseResult } from "./commonsense.ts";
 export { TOXIGEN_GENERATION, evaluateToxicity, type Generation, type ToxicityOptions, type ToxicityResult } from "./toxicity.ts";
 export { evaluatePerplexity, lmTokenScorer, stridedWindows, type PerplexityOptions, type PerplexityResult, type TokenScorer, type Window } from "./perplexity.ts";

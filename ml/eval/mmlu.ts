@@ -4,6 +4,13 @@
 // (the original read the top log-probs of the next token " A".." D"). Accuracy is averaged over
 // subjects (docs/method.md §6; the original script printed the pooled figure, reported here as mmlu_micro).
 //
+// Two formulations are scored, as the OLMES standard does (Gu et al. 2024, "OLMES: A Standard for
+// Language Model Evaluations"): the multiple-choice formulation (MCF) above, and the cloze formulation
+// (CF) that small models need: the same header, shots written "Question: …\nAnswer: <answer text>",
+// and each choice's text scored as the continuation of "Answer:", normalised per character (lm-eval's
+// acc_norm, OLMES's choice for MMLU). `mmlu` is the better of the two (OLMES's rule, ties to MCF); both
+// figures and their mean number of shots are reported, so a reader sees which one the model can use.
+//
 // Faithful quirk kept on purpose: the original `format_subject` prefixes every word with a space and
 // the header inserts it after "about ", so the header reads "about  abstract algebra." (two spaces).
 
@@ -31,21 +38,43 @@ export function formatMmluExample(item: MmluItem, includeAnswer: boolean): strin
   let s = item.question;
   item.choices.forEach((c, j) => (s += `\n${MMLU_LETTERS[j]}. ${c}`));
   s += "\nAnswer:";
-  if (includeAnswer) {
-    const a = mmluAnswerIndex(item.answer);
-    if (!(a >= 0 && a < 4))
-      throw new EvalTaskError("mmlu", `shot ${JSON.stringify(item.question.slice(0, 40))} (${item.subject}) has answer ${JSON.stringify(item.answer)}; expected A–D or 0–3`);
-    s += ` ${MMLU_LETTERS[a]}\n\n`;
-  }
+  if (includeAnswer) s += ` ${MMLU_LETTERS[checkedAnswer(item)]}\n\n`;
   return s;
 }
 
-/** Header + the first `k` dev examples of the subject + the test question (no answer). */
-export function mmluPrompt(subject: string, dev: readonly MmluItem[], k: number, item: MmluItem): string {
-  let p = `The following are multiple choice questions (with answers) about ${formatSubject(subject)}.\n\n`;
-  for (let i = 0; i < Math.min(k, dev.length); i++) p += formatMmluExample(dev[i], true);
-  return p + formatMmluExample(item, false);
+const mmluHeader = (subject: string): string =>
+  `The following are multiple choice questions (with answers) about ${formatSubject(subject)}.\n\n`;
+
+/** Cloze (CF) example: "Question: q\nAnswer:" and, for shots, " <answer text>\n\n". */
+export function formatMmluClozeExample(item: MmluItem, includeAnswer: boolean): string {
+  let s = `Question: ${item.question}\nAnswer:`;
+  if (includeAnswer) s += ` ${item.choices[checkedAnswer(item)]}\n\n`;
+  return s;
 }
+
+function checkedAnswer(item: MmluItem): number {
+  const a = mmluAnswerIndex(item.answer);
+  if (!(a >= 0 && a < 4))
+    throw new EvalTaskError("mmlu", `shot ${JSON.stringify(item.question.slice(0, 40))} (${item.subject}) has answer ${JSON.stringify(item.answer)}; expected A–D or 0–3`);
+  return a;
+}
+
+/** Header + the first `k` dev examples of the subject + the test question (no answer). */
+export function mmluPrompt(subject: string, dev: readonly MmluItem[], k: number, item: MmluItem, formulation: MmluFormulation = "mcf"): string {
+  const example = formulation === "mcf" ? formatMmluExample : formatMmluClozeExample;
+  let p = mmluHeader(subject);
+  for (let i = 0; i < Math.min(k, dev.length); i++) p += example(dev[i], true);
+  return p + example(item, false);
+}
+
+/** Header + every item with its answer: a practice page in the evaluation's own format (pretraining text). */
+export function mmluPage(subject: string, items: readonly MmluItem[], formulation: MmluFormulation): string {
+  const example = formulation === "mcf" ? formatMmluExample : formatMmluClozeExample;
+  return mmluHeader(subject) + items.map((it) => example(it, true)).join("");
+}
+
+/** "mcf": the letter A–D after the listed choices (the original); "cf": the answer text itself (cloze). */
+export type MmluFormulation = "mcf" | "cf";
 
 export interface MmluOptions {
   /** Number of shots (default 5). */
@@ -64,12 +93,13 @@ export function mmluTask(
   opts: MmluOptions = {},
   /** Filled with the number of shots each test item's prompt kept (after dropping shots to fit). */
   shotsUsed: Map<number, number> = new Map(),
+  formulation: MmluFormulation = "mcf",
 ): MultipleChoiceTask<MmluItem> {
   const nShot = opts.nShot ?? 5;
   const devBySubject = new Map<string, MmluItem[]>();
   for (const d of dev) devBySubject.set(d.subject, [...(devBySubject.get(d.subject) ?? []), d]);
   return {
-    name: "mmlu",
+    name: formulation === "mcf" ? "mmlu" : "mmlu_cf",
     items: test,
     requests(item, i) {
       const shots = devBySubject.get(item.subject) ?? [];
@@ -80,10 +110,12 @@ export function mmluTask(
             "Pass the dev split for every test subject, or lower nShot.",
         );
       let k = nShot;
-      let prompt = mmluPrompt(item.subject, shots, k, item);
-      while (opts.fits && k > 0 && !opts.fits(prompt)) prompt = mmluPrompt(item.subject, shots, --k, item);
+      let prompt = mmluPrompt(item.subject, shots, k, item, formulation);
+      while (opts.fits && k > 0 && !opts.fits(prompt)) prompt = mmluPrompt(item.subject, shots, --k, item, formulation);
       shotsUsed.set(i, k);
-      return MMLU_LETTERS.map((l) => ({ context: prompt, continuation: ` ${l}` }));
+      return formulation === "mcf"
+        ? MMLU_LETTERS.map((l) => ({ context: prompt, continuation: ` ${l}` }))
+        : item.choices.map((c) => ({ context: prompt, continuation: ` ${c}` }));
     },
     gold: (item) => mmluAnswerIndex(item.answer),
     group: (item) => item.subject,
@@ -91,15 +123,25 @@ export function mmluTask(
 }
 
 export interface MmluResult {
-  /** Accuracy averaged over subjects. */
+  /** The better of the two formulations' macro accuracies (OLMES's rule; ties go to MCF). */
   readonly mmlu: number;
-  /** Accuracy pooled over questions. */
+  /** Pooled accuracy of the formulation `mmlu` took. */
   readonly mmlu_micro: number;
+  readonly formulation: MmluFormulation;
+  /** Macro accuracy, multiple-choice formulation (letter A–D). */
+  readonly mmlu_mcf: number;
+  /** Macro accuracy, cloze formulation (answer text, per-character normalised). */
+  readonly mmlu_cf: number;
   readonly n: number;
-  /** Mean number of shots the prompts kept (nShot unless the context forced fewer). */
+  /** Mean number of shots the MCF prompts kept (nShot unless the context forced fewer). */
   readonly meanShots: number;
+  /** Mean number of shots the CF prompts kept. */
+  readonly meanShotsCf: number;
+  /** Per subject, of the formulation `mmlu` took. */
   readonly bySubject: Readonly<Record<string, { readonly n: number; readonly acc: number }>>;
 }
+
+const meanOf = (m: Map<number, number>): number => (m.size === 0 ? 0 : [...m.values()].reduce((a, b) => a + b, 0) / m.size);
 
 export async function evaluateMmlu(
   lm: EvalLanguageModel,
@@ -107,9 +149,21 @@ export async function evaluateMmlu(
   dev: readonly MmluItem[],
   opts: MmluOptions & EvalOptions = {},
 ): Promise<MmluResult> {
-  const shotsUsed = new Map<number, number>();
-  const r = await evaluateMultipleChoice(lm, mmluTask(test, dev, opts, shotsUsed), opts);
-  const bySubject = Object.fromEntries(Object.entries(r.groups).map(([s, g]) => [s, { n: g.n, acc: g.acc }]));
-  const meanShots = shotsUsed.size === 0 ? 0 : [...shotsUsed.values()].reduce((a, b) => a + b, 0) / shotsUsed.size;
-  return { mmlu: r.accMacro, mmlu_micro: r.acc, n: r.n, meanShots, bySubject };
+  const shotsMcf = new Map<number, number>();
+  const shotsCf = new Map<number, number>();
+  const mcf = await evaluateMultipleChoice(lm, mmluTask(test, dev, opts, shotsMcf, "mcf"), opts);
+  const cf = await evaluateMultipleChoice(lm, mmluTask(test, dev, opts, shotsCf, "cf"), opts);
+  const useCf = cf.accNormMacro > mcf.accMacro;
+  const bySubject = Object.fromEntries(Object.entries((useCf ? cf : mcf).groups).map(([s, g]) => [s, { n: g.n, acc: useCf ? g.acc_norm : g.acc }]));
+  return {
+    mmlu: useCf ? cf.accNormMacro : mcf.accMacro,
+    mmlu_micro: useCf ? cf.acc_norm : mcf.acc,
+    formulation: useCf ? "cf" : "mcf",
+    mmlu_mcf: mcf.accMacro,
+    mmlu_cf: cf.accNormMacro,
+    n: mcf.n,
+    meanShots: meanOf(shotsMcf),
+    meanShotsCf: meanOf(shotsCf),
+    bySubject,
+  };
 }

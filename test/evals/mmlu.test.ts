@@ -30,12 +30,17 @@ test("MMLU scores the letters ' A'..' D' after the 5-shot prompt and picks the m
   const test1 = q("anatomy", 1, 1);
   // The model prefers the letter named by the last digit of the question number mod 4.
   const lm = new FakeLM((r) => {
+    if (r.context.endsWith("?\nAnswer:")) return -5; // the cloze requests: no preference (argmax → A)
     const n = Number(/question (\d+)\?\nA\. a\d+\nB\. b\d+\nC\. c\d+\nD\. d\d+\nAnswer:$/.exec(r.context)![1]);
     return r.continuation === ` ${"ABCD"[n % 4]}` ? -0.1 : -3;
   });
   const res = await evaluateMmlu(lm, [test1, q("anatomy", 2, 0)], dev);
   // item 1: prefers "B" (1 mod 4), gold B → right; item 2: prefers "C" (2 mod 4), gold A → wrong
+  assert.equal(res.mmlu_mcf, 0.5);
+  // cloze: every choice equally likely → A both times, right for item 2 only: a tie goes to MCF
+  assert.equal(res.mmlu_cf, 0.5);
   assert.equal(res.mmlu, 0.5);
+  assert.equal(res.formulation, "mcf");
   assert.deepEqual(
     lm.scored.slice(0, 4).map((r) => r.continuation),
     [" A", " B", " C", " D"],
@@ -93,4 +98,35 @@ test("MMLU accepts the CSV's letter answers as well as indices", async () => {
   assert.equal(a.mmlu, 0.5);
   assert.equal(mmluPrompt("law", dev.map(asLetter), 5, items[0]), mmluPrompt("law", dev, 5, items[0]));
   await assert.rejects(evaluateMmlu(lm, items, dev.map((d) => ({ ...d, answer: 7 }))), /has answer 7; expected A–D/);
+});
+
+test("MMLU cloze prompt: the same header, 'Question: …\\nAnswer: <answer text>' shots, byte for byte", () => {
+  const dev = [q("world_history", 1, 2), q("world_history", 2, 0)];
+  const p = mmluPrompt("world_history", dev, 2, q("world_history", 9, 3), "cf");
+  const expected =
+    "The following are multiple choice questions (with answers) about  world history.\n\n" +
+    "Question: world_history question 1?\nAnswer: c1\n\n" +
+    "Question: world_history question 2?\nAnswer: a2\n\n" +
+    "Question: world_history question 9?\nAnswer:";
+  assert.equal(p, expected);
+  const reqs = mmluTask([q("world_history", 9, 3)], [...dev, ...[3, 4, 5].map((i) => q("world_history", i, 0))], {}, new Map(), "cf").requests(q("world_history", 9, 3), 0);
+  assert.deepEqual(reqs.map((r) => r.continuation), [" a9", " b9", " c9", " d9"]);
+});
+
+test("MMLU cloze scores answer texts per character, and mmlu is the better formulation (OLMES's rule)", async () => {
+  const dev = [0, 1, 2, 3, 4].map((i) => q("geo", 100 + i, 0));
+  // Choices of unequal length: the right one (index 2) is long and has the lowest total log-prob,
+  // but the highest per character: -4/13 > -1/3 (" a1" etc. are 3 characters).
+  const item: MmluItem = { subject: "geo", question: "geo question 1?", choices: ["a1", "b1", "the long one", "d1"], answer: 2 };
+  const lm = new FakeLM((r) => {
+    if (r.context.endsWith("D. d1\nAnswer:")) return r.continuation === " A" ? 0 : -1; // MCF: always A (wrong)
+    return r.continuation === " the long one" ? -4 : -1;
+  });
+  const res = await evaluateMmlu(lm, [item], dev);
+  assert.equal(res.mmlu_mcf, 0);
+  assert.equal(res.mmlu_cf, 1);
+  assert.equal(res.mmlu, 1);
+  assert.equal(res.formulation, "cf");
+  assert.deepEqual(res.bySubject, { geo: { n: 1, acc: 1 } });
+  assert.equal(res.meanShotsCf, 5);
 });
