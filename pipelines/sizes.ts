@@ -102,17 +102,22 @@ const PRESETS: Readonly<Record<SizeName, SizePreset>> = {
  * The win-rate judge must be a stronger language model than any model it judges, at every size and
  * whatever `arch` and the training budgets become, so its budget is a function of the base's: half as
  * many heads again at the base's head width (d_model × 1.5 for an even head count), one more block,
- * the same context, and at least twice the base's pretraining steps — and at least as many as the
+ * the same context up to JUDGE_MAX_CONTEXT tokens, and at least twice the base's pretraining steps — and at least as many as the
  * longest judged chain (pretraining, I fine-tuning rounds, RL), at the base's batch size and learning
  * rate, on clean general text only. The `winrate_judge` table shows the outcome as held-out perplexity.
+ * The judge reads a prompt and its continuation (or one held-out paragraph), never a 5-shot MMLU
+ * prompt, so its context is capped: training windows of the base's full length would multiply its
+ * cost for nothing it is asked to do.
  */
+export const JUDGE_MAX_CONTEXT = 128;
+
 export const judgeBudget = (s: SizePreset): { readonly judgeArch: Arch; readonly judge: Train } => {
   const { arch, pretrain } = s;
   const headDim = arch.dModel / arch.nHeads;
   const nHeads = arch.nHeads + Math.ceil(arch.nHeads / 2);
   const longestJudged = pretrain.steps + s.iterations * s.finetune.steps + s.rl.steps;
   return {
-    judgeArch: { dModel: headDim * nHeads, nLayers: arch.nLayers + 1, nHeads, contextLength: arch.contextLength },
+    judgeArch: { dModel: headDim * nHeads, nLayers: arch.nLayers + 1, nHeads, contextLength: Math.min(arch.contextLength, JUDGE_MAX_CONTEXT) },
     judge: { ...pretrain, steps: Math.max(2 * pretrain.steps, longestJudged) },
   };
 };

@@ -3,10 +3,13 @@
 // Which dataset plays which role (docs/method.md §5–§6):
 //   general corpus  WikiText-2 train paragraphs            (fine-tuning mix, pretraining, judge)
 //   toxic domain    ToxiGen prompt-file statements          (fine-tuning mix: D_reg of the adaptive run)
-//   oracle labels   ToxiGen annotated (Jigsaw's training pool only when that is absent) (the training oracle)
-//   judge labels    the labelled sources the oracle does not use: Jigsaw's training pool, and the ToxiGen
-//                   prompt files' statements labelled by file (hate / neutral)   (the evaluation judge)
+//   oracle labels   one half of ToxiGen annotated, by a hash of the text (Jigsaw's training pool only when
+//                   ToxiGen annotated is absent)   (the training oracle)
+//   judge labels    the labelled texts the oracle does not use: Jigsaw's training pool, the other half of
+//                   ToxiGen annotated, and the ToxiGen prompt files' statements labelled by file   (the
+//                   evaluation judge)
 //   web comments    ToxiGen annotated + Jigsaw's training pool   (pretraining, with the general corpus)
+//   quiz pages      MMLU val questions as answered 5-shot pages, both formulations (pretraining, judge)
 //   eval prompts    SafeNLP toxiGen.json statements          (toxicity evaluation, win rates), split by a
 //                   hash of the text into validation (choosing settings) and test (reporting)
 // Decontamination happens here, once: every reader of training text returns only texts that share no
@@ -19,7 +22,7 @@ import { datasetPresent, loadDataset, type DatasetName, type DatasetRecords } fr
 import { classifierExamples, generalExamples, toxicDomainExamples, toxicityPromptSplit, toxicityPrompts, type PromptSplit } from "../data/corpora.ts";
 import { decontaminate, NgramIndex, stableUnit, type EvalSet, type TrainSource } from "../data/decontam.ts";
 import { arcTask, piqaTask, winograndeRequests } from "../ml/eval/commonsense.ts";
-import { formatMmluExample } from "../ml/eval/mmlu.ts";
+import { formatMmluExample, mmluPage } from "../ml/eval/mmlu.ts";
 import type { ArcItem, LabelledText, LoglikelihoodRequest, MmluItem, PiqaItem, WinograndeItem } from "../ml/eval/types.ts";
 import { makeRng, permutation } from "../ml/prng.ts";
 
@@ -70,16 +73,28 @@ const annotatedTexts = (dataDir: string): LabelledText[] => {
   return [...label("toxic"), ...label("benign")];
 };
 
-type LabelledSource = "toxigen-annotated" | "jigsaw" | "toxigen-prompts";
+/** Share of ToxiGen's annotated texts that train the evaluation judge instead of the oracle. */
+export const ANNOTATED_JUDGE_FRACTION = 0.5;
+const ANNOTATED_SALT = "acft-toxigen-annotated-judge/v1";
+
+/** Whether an annotated ToxiGen text is in the judge's half: a stable hash of its words, nothing else. */
+export const inAnnotatedJudgeHalf = (text: string): boolean => stableUnit(text, ANNOTATED_SALT) < ANNOTATED_JUDGE_FRACTION;
+
+/** "toxigen-annotated" is the oracle's half of ToxiGen annotated, "toxigen-annotated-judge" the judge's. */
+type LabelledSource = "toxigen-annotated" | "toxigen-annotated-judge" | "jigsaw" | "toxigen-prompts";
 export type SourcedText = LabelledText & { readonly source: LabelledSource };
+
+const DATASET_OF: Readonly<Record<LabelledSource, DatasetName>> = {
+  "toxigen-annotated": "toxigen-annotated", "toxigen-annotated-judge": "toxigen-annotated", jigsaw: "jigsaw", "toxigen-prompts": "toxigen-prompts",
+};
 
 /** A labelled source's texts, decontaminated (Jigsaw: its training pool only). */
 const labelledSource = (src: LabelledSource, dataDir: string): SourcedText[] => {
-  if (!datasetPresent(src, dataDir)) return [];
+  if (!datasetPresent(DATASET_OF[src], dataDir)) return [];
   const raw: LabelledText[] =
     src === "jigsaw" ? jigsawPools(dataDir).train
     : src === "toxigen-prompts" ? load("toxigen-prompts", dataDir).flatMap((p) => p.statements.map((s) => s.trim()).filter((s) => s.length > 0).map((text) => ({ text, label: p.label === "hate" ? 1 : 0 })))
-    : annotatedTexts(dataDir);
+    : annotatedTexts(dataDir).filter((t) => inAnnotatedJudgeHalf(t.text) === (src === "toxigen-annotated-judge"));
   return decontaminated(dataDir, raw, (t) => t.text).map((t) => ({ ...t, source: src }));
 };
 
@@ -87,27 +102,31 @@ const oracleSources = (dataDir: string): LabelledSource[] =>
   datasetPresent("toxigen-annotated", dataDir) ? ["toxigen-annotated"] : datasetPresent("jigsaw", dataDir) ? ["jigsaw"] : [];
 
 /**
- * Labelled texts for the training oracle: ToxiGen annotated (toxic = mean human rating > 3); the Jigsaw
- * training pool (`toxic`) only when ToxiGen annotated is absent. Decontaminated.
+ * Labelled texts for the training oracle: its half of ToxiGen annotated (toxic = mean human rating
+ * > 3; the half is fixed by a hash of each text); the Jigsaw training pool (`toxic`) only when ToxiGen
+ * annotated is absent. Decontaminated.
  */
 export const oracleTexts = (dataDir: string): LabelledText[] =>
   oracleSources(dataDir).flatMap((src) => labelledSource(src, dataDir)).map(({ text, label }) => ({ text, label }));
 
 /**
- * Labelled texts for the evaluation judge: every labelled source present that the oracle does not
- * train on (so the two never share a training text), each capped at `perSource` (seeded subset).
+ * Labelled texts for the evaluation judge, each source capped at `perSource` (seeded subset): every
+ * labelled source the oracle does not train on — the Jigsaw training pool, the judge's half of ToxiGen
+ * annotated (human labels in the evaluation prompts' own domain), and the ToxiGen prompt files'
+ * statements labelled by their file (the style of text the evaluated models continue). A text that
+ * also occurs in the oracle's data is dropped, so the two never share a training text.
  */
 export const judgeTexts = (dataDir: string, perSource: number, seed: number): SourcedText[] => {
   const taken = new Set(oracleSources(dataDir));
   const oracleSet = new Set(oracleTexts(dataDir).map((t) => t.text));
-  return (["jigsaw", "toxigen-prompts"] as const)
+  return (["jigsaw", "toxigen-annotated-judge", "toxigen-prompts"] as const)
     .filter((src) => !taken.has(src))
     .flatMap((src) => subset(labelledSource(src, dataDir).filter((t) => !oracleSet.has(t.text)), perSource, seed));
 };
 
-/** The web's comments for pretraining: ToxiGen annotated and the Jigsaw training pool, labels kept, decontaminated. */
+/** The web's comments for pretraining: ToxiGen annotated (both halves) and the Jigsaw training pool, labels kept, decontaminated. */
 export const commentTexts = (dataDir: string): LabelledText[] =>
-  (["toxigen-annotated", "jigsaw"] as const).flatMap((src) => labelledSource(src, dataDir)).map(({ text, label }) => ({ text, label }));
+  (["toxigen-annotated", "toxigen-annotated-judge", "jigsaw"] as const).flatMap((src) => labelledSource(src, dataDir)).map(({ text, label }) => ({ text, label }));
 
 /** Share of the Jigsaw comments in the held-out pool (the classifier evaluation draws from it). */
 export const JIGSAW_HELDOUT_FRACTION = 0.1;
@@ -150,9 +169,28 @@ export const evalPromptSplit = (dataDir: string, split: PromptSplit): EvalPrompt
   evalPromptItems(dataDir).filter((p) => toxicityPromptSplit(p.text) === split);
 
 const LETTERS = ["A", "B", "C", "D"] as const;
-export const mmluItems = (dataDir: string): { dev: MmluItem[]; test: MmluItem[] } => {
+export const mmluItems = (dataDir: string): { dev: MmluItem[]; test: MmluItem[]; val: MmluItem[] } => {
   const all = load("mmlu", dataDir).map((q) => ({ split: q.split, item: { subject: q.subject, question: q.question, choices: q.choices, answer: LETTERS.indexOf(q.answer) } }));
-  return { dev: all.filter((q) => q.split === "dev").map((q) => q.item), test: all.filter((q) => q.split === "test").map((q) => q.item) };
+  const split = (s: string) => all.filter((q) => q.split === s).map((q) => q.item);
+  return { dev: split("dev"), test: split("test"), val: split("val") };
+};
+
+const rawMmluVal = (dataDir: string): MmluItem[] => (datasetPresent("mmlu", dataDir) ? mmluItems(dataDir).val : []);
+const mmluValUnit = (q: MmluItem): string => formatMmluExample(q, true);
+
+/**
+ * Practice pages for the pretraining text (the web's quiz pages): the MMLU val split's questions (none
+ * asks a fact of a dev or test question), decontaminated one question at a time, cut per subject into
+ * pages of `perPage` answered questions under the evaluation's header, once in each formulation.
+ * Empty when the data dir has no val split.
+ */
+export const mmluPracticePages = (dataDir: string, perPage = 6): string[] => {
+  const kept = decontaminated(dataDir, rawMmluVal(dataDir), mmluValUnit);
+  const bySubject = new Map<string, MmluItem[]>();
+  for (const q of kept) bySubject.set(q.subject, [...(bySubject.get(q.subject) ?? []), q]);
+  return [...bySubject].flatMap(([subject, qs]) =>
+    Array.from({ length: Math.ceil(qs.length / perPage) }, (_, i) => qs.slice(i * perPage, (i + 1) * perPage))
+      .flatMap((page) => [mmluPage(subject, page, "mcf"), mmluPage(subject, page, "cf")]));
 };
 
 /** Commonsense tasks present in the data dir (the synthetic world has PIQA only). */
@@ -242,7 +280,9 @@ export const trainingSources = (dataDir: string): TrainSource[] => {
   const wiki = paragraphs(dataDir, "train");
   const lists = rawToxicDomainLists(dataDir), kept = cleanLists(index, lists);
   const annotated = texts(annotatedTexts(dataDir)), jigsaw = texts(jigsawPools(dataDir).train);
+  const mmluVal = rawMmluVal(dataDir).map(mmluValUnit);
   return [
+    { name: "mmlu-val", before: mmluVal, after: clean(mmluVal) },
     { name: "wikitext-train", before: wiki, after: clean(wiki) },
     { name: "toxigen-prompts", before: lists.flat(), after: kept.flat() },
     { name: "toxigen-annotated", before: annotated, after: clean(annotated) },

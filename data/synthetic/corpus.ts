@@ -4,7 +4,7 @@
 // second article (a city article names people born there, a river article names its cities…).
 import type { Rng } from "./rng.ts";
 import { EVERYDAY } from "./everyday.ts";
-import type { City, Invention, Person, World } from "./world.ts";
+import { trainFacts, type City, type Fact, type Invention, type Person, type Relation, type World } from "./world.ts";
 
 /** An article: its title and paragraphs (each a list of sentences with spaced punctuation). */
 interface Article { readonly title: string; readonly sections: readonly { heading?: string; sentences: string[] }[] }
@@ -99,17 +99,51 @@ const everydayArticle = (r: Rng): Article => ({
   sections: EVERYDAY.map((k) => ({ sentences: [r.pick([`People use ${k.good} to ${k.task} .`, `To ${k.task} , you can use ${k.good} .`]), `It is a bad idea to ${k.task} with ${k.bad} .`] })),
 });
 
-/** The train / valid / test files (WikiText layout). Held-out people and cities only appear in valid/test. */
-export const generalCorpus = (rng: Rng, w: World): { train: string; valid: string; test: string } => {
+/**
+ * Trivia-page question and answer per relation (the web states facts in question form too). Worded
+ * unlike the MMLU-format questions of tasks.ts, which the corpus never contains.
+ */
+const FAQ: Readonly<Record<Relation, (s: string, o: string) => string>> = {
+  city_country: (s, o) => `Where is ${s} ? In ${o} .`,
+  city_river: (s, o) => `What river runs past ${s} ? The ${o} River .`,
+  river_sea: (s, o) => `Where does the ${s} River end ? In ${o} .`,
+  country_capital: (s, o) => `Which city is the seat of government of ${s} ? ${o} .`,
+  city_product: (s, o) => `What do people buy in ${s} ? Mostly ${o} .`,
+  person_birthplace: (s, o) => `Where did ${s} come into the world ? In ${o} .`,
+  person_profession: (s, o) => `What did ${s} do for a living ? ${capFirst(a(o))} .`,
+  invention_inventor: (s, o) => `Who made the first ${s} ? ${o} .`,
+  invention_purpose: (s, o) => `What does the ${s} do ? It is used to ${o} .`,
+};
+
+/** One trivia page per subject entity: each of its facts as a question and answer, one per line. */
+const faqArticles = (r: Rng, facts: readonly Fact[]): Article[] => {
+  const by = new Map<string, Fact[]>();
+  for (const f of facts) by.set(f.subject, [...(by.get(f.subject) ?? []), f]);
+  return [...by].map(([subject, fs]) => ({ title: `Questions about ${subject}`, sections: r.shuffle(fs).map((f) => ({ sentences: [FAQ[f.relation](f.subject, f.object)] })) }));
+};
+
+/**
+ * The train / valid / test files (WikiText layout). Held-out people and cities only appear in
+ * valid/test. The train file holds `versions` articles per entity, each in its own wording, and with
+ * `faq` a trivia page per entity that asks and answers each of its facts.
+ */
+export const generalCorpus = (rng: Rng, w: World, versions = 1, faq = false): { train: string; valid: string; test: string } => {
   const r = rng.fork("corpus");
-  const train: Article[] = [
+  const once = (r: Rng): Article[] => [
     ...w.countries.map((k) => countryArticle(r, w, k.name)),
     ...w.rivers.map((x) => riverArticle(r, w, x.name)),
     ...w.cities.filter((c) => !c.heldOut).map((c) => cityArticle(r, w, c)),
     ...w.people.filter((p) => !p.heldOut).map((p) => personArticle(r, w, p)),
     ...w.inventions.map((i) => inventionArticle(r, i)),
+  ];
+  // Further versions restate every training fact in freshly drawn wordings (as the web repeats a fact
+  // on many pages); each version has its own stream, so version 1 stays the same whatever `versions` is.
+  const train: Article[] = [
+    ...once(r),
     everydayArticle(r),
     everydayArticle(r),
+    ...Array.from({ length: Math.max(0, versions - 1) }, (_, v) => once(rng.fork(`corpus-version/${v + 2}`))).flat(),
+    ...(faq ? faqArticles(rng.fork("corpus-faq"), trainFacts(w)) : []),
   ];
   const held = [...w.cities.filter((c) => c.heldOut).map((c) => cityArticle(r, w, c)), ...w.people.filter((p) => p.heldOut).map((p) => personArticle(r, w, p))];
   const order = r.fork("order");

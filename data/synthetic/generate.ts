@@ -13,7 +13,7 @@ import { Rng } from "./rng.ts";
 import { mmluQuestions, piqaItems, type McQuestion } from "./tasks.ts";
 import { buildWorld, trainFacts, type Fact, type World } from "./world.ts";
 
-export const SYNTHETIC_VERSION = 1;
+export const SYNTHETIC_VERSION = 2;
 
 const Count = (def: number, description: string) =>
   Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 1_000_000)).annotations({ description }), { default: () => def });
@@ -27,6 +27,8 @@ export const SyntheticConfig = Schema.Struct({
   cities: Count(160, "cities (a held-out fraction is written to valid/test only)"),
   people: Count(700, "people (the first `inventions` of them are inventors)"),
   inventions: Count(150, "inventions (material × device, e.g. 'copper loom')"),
+  faqPages: Schema.optionalWith(Schema.Boolean.annotations({ description: "a trivia page per training entity, asking and answering its facts (worded unlike the MMLU questions)" }), { default: () => false }),
+  articleVersions: Count(1, "articles per training entity, each in freshly drawn wordings (restatements)"),
   heldOutFraction: Fraction(0.15, "fraction of cities/people whose articles go to valid/test only"),
   forumComments: Count(3000, "comments in the ToxiGen-like annotated forum corpus"),
   toxicFraction: Fraction(0.4, "fraction of toxic comments in the forum corpus"),
@@ -36,6 +38,7 @@ export const SyntheticConfig = Schema.Struct({
   jigsawComments: Count(2000, "rows of the Jigsaw-like labelled CSV"),
   jigsawToxicFraction: Fraction(0.3, "fraction of toxic rows in the Jigsaw-like CSV"),
   mmluTestPerSubject: Count(60, "MMLU test questions per subject (dev is always 5 per subject)"),
+  mmluValPerSubject: Count(150, "MMLU val questions per subject, on facts no dev or test question asks (practice pages of the pretraining text)"),
   piqaItems: Count(300, "PIQA-like validation items"),
   arcEasyItems: Count(100, "ARC-Easy-like items (everyday tools; 20% Dev, 80% Test)"),
   arcChallengeItems: Count(100, "ARC-Challenge-like two-hop questions over corpus facts (20% Dev, 80% Test)"),
@@ -68,7 +71,7 @@ export interface SyntheticWorld {
   readonly config: SyntheticConfig;
   readonly world: World;
   readonly facts: readonly Fact[];
-  readonly mmlu: Readonly<Record<string, { dev: McQuestion[]; test: McQuestion[] }>>;
+  readonly mmlu: Readonly<Record<string, { dev: McQuestion[]; test: McQuestion[]; val: McQuestion[] }>>;
   /** relative path → file contents, in the layout of ../shared/datasets */
   readonly files: ReadonlyMap<string, string>;
 }
@@ -81,7 +84,7 @@ export const buildSynthetic = (input: Partial<SyntheticConfigInput> = {}): Synth
   const world = buildWorld(rng, config);
   const facts = trainFacts(world);
   const files = new Map<string, string>();
-  const general = generalCorpus(rng, world);
+  const general = generalCorpus(rng, world, config.articleVersions, config.faqPages);
   files.set("wikitext-2/train.txt", general.train);
   files.set("wikitext-2/valid.txt", general.valid);
   files.set("wikitext-2/test.txt", general.test);
@@ -110,11 +113,12 @@ export const buildSynthetic = (input: Partial<SyntheticConfigInput> = {}): Synth
   });
   files.set("jigsaw_toxic/commentdetoxifier_train_10k/train_10k.csv", jigsawCsv(jig));
 
-  const mmlu = mmluQuestions(rng, facts, config.mmluTestPerSubject);
-  for (const [subject, { dev, test }] of Object.entries(mmlu)) {
+  const mmlu = mmluQuestions(rng, facts, config.mmluTestPerSubject, config.mmluValPerSubject);
+  for (const [subject, { dev, test, val }] of Object.entries(mmlu)) {
     const eol = subject === "world_technology" ? "\r\n" : "\n"; // some real MMLU files are CRLF
     files.set(`mmlu/dev/${subject}_dev.csv`, mmluCsv(dev, eol));
     files.set(`mmlu/test/${subject}_test.csv`, mmluCsv(test, eol));
+    if (val.length > 0) files.set(`mmlu/val/${subject}_val.csv`, mmluCsv(val, eol));
   }
   const piqa = piqaJsonl(piqaItems(rng, config.piqaItems));
   files.set("piqa/valid.jsonl", piqa.jsonl);

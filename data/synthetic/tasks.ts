@@ -40,16 +40,25 @@ const question = (r: Rng, f: Fact, pool: readonly string[]): McQuestion => {
   return { question: QUESTION[f.relation](f.subject), choices, answer: LETTERS[pos], fact: f };
 };
 
-/** Per subject: `dev` (5, the few-shot examples) and `test` questions on distinct facts. */
-export const mmluQuestions = (rng: Rng, facts: readonly Fact[], testPerSubject: number): Record<string, { dev: McQuestion[]; test: McQuestion[] }> => {
-  const out: Record<string, { dev: McQuestion[]; test: McQuestion[] }> = {};
+/**
+ * Per subject: `dev` (5, the few-shot examples), `test` questions, and up to `valPerSubject` `val`
+ * questions (the role of MMLU's val split: practice questions the pretraining text may include), all
+ * on distinct facts — no test fact is asked in dev or val.
+ */
+export const mmluQuestions = (rng: Rng, facts: readonly Fact[], testPerSubject: number, valPerSubject = 0): Record<string, { dev: McQuestion[]; test: McQuestion[]; val: McQuestion[] }> => {
+  const out: Record<string, { dev: McQuestion[]; test: McQuestion[]; val: McQuestion[] }> = {};
   for (const [subject, rels] of Object.entries(SUBJECTS)) {
     const r = rng.fork(`mmlu/${subject}`);
     // only relations with at least 4 distinct objects can have 3 distractors
     const usable = facts.filter((f) => rels.includes(f.relation) && new Set(facts.filter((g) => g.relation === f.relation).map((g) => g.object)).size >= 4);
     const chosen = r.sample(usable, Math.min(usable.length, 5 + testPerSubject));
     const qs = chosen.map((f) => question(r, f, facts.filter((g) => g.relation === f.relation).map((g) => g.object)));
-    out[subject] = { dev: qs.slice(0, 5), test: qs.slice(5) };
+    // val: drawn from the facts left after dev and test (its own stream, so dev/test do not change with it)
+    const asked = new Set(chosen);
+    const vr = rng.fork(`mmlu-val/${subject}`);
+    const rest = usable.filter((f) => !asked.has(f));
+    const val = vr.sample(rest, Math.min(rest.length, valPerSubject)).map((f) => question(vr, f, facts.filter((g) => g.relation === f.relation).map((g) => g.object)));
+    out[subject] = { dev: qs.slice(0, 5), test: qs.slice(5), val };
   }
   return out;
 };

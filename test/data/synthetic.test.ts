@@ -53,6 +53,7 @@ test("the real readers read every synthetic dataset with zero errors and the con
     const mmlu = DATASETS.mmlu.read(dir).records;
     assert.equal(mmlu.filter((q) => q.split === "dev").length, 15);
     assert.equal(mmlu.filter((q) => q.split === "test").length, 3 * c.mmluTestPerSubject);
+    assert.equal(mmlu.filter((q) => q.split === "val").length, 3 * c.mmluValPerSubject);
     assert.equal(DATASETS.piqa.read(dir).records.length, c.piqaItems);
     assert.equal(DATASETS["arc-easy"].read(dir).records.length, c.arcEasyItems);
     assert.equal(DATASETS["arc-challenge"].read(dir).records.filter((q) => q.split === "dev").length, c.arcChallengeItems / 5);
@@ -84,6 +85,44 @@ test("every MMLU answer is a fact stated in one sentence of the general train co
   for (const k of Object.values(letters)) assert.ok(k > n * 0.15, `answer letters are spread: ${JSON.stringify(letters)}`);
   const devQ = new Set(Object.values(world.mmlu).flatMap((m) => m.dev.map((q) => q.question)));
   assert.ok(Object.values(world.mmlu).every((m) => m.test.every((q) => !devQ.has(q.question))), "dev and test ask different questions");
+});
+
+test("MMLU val questions ask facts no dev or test question asks; more val questions leave dev and test as they were", () => {
+  const key = (q: { fact: { subject: string; relation: string } }) => `${q.fact.subject}\0${q.fact.relation}`;
+  for (const m of Object.values(world.mmlu)) {
+    const asked = new Set([...m.dev, ...m.test].map(key));
+    assert.equal(m.val.length, world.config.mmluValPerSubject);
+    assert.ok(m.val.every((q) => !asked.has(key(q))), "a val question asks a dev/test fact");
+    assert.equal(new Set(m.val.map(key)).size, m.val.length, "val questions are on distinct facts");
+  }
+  const fewer = buildSynthetic({ mmluValPerSubject: 3 });
+  assert.deepEqual(Object.values(fewer.mmlu).map((m) => [m.dev, m.test]), Object.values(world.mmlu).map((m) => [m.dev, m.test]));
+});
+
+test("trivia pages ask and answer every training fact, never in an MMLU question's words", () => {
+  const faqWorld = buildSynthetic({ faqPages: true });
+  const faqTrain = faqWorld.files.get("wikitext-2/train.txt")!;
+  const faqLines = faqTrain.split("\n").filter((l) => / \? /.test(l));
+  assert.ok(faqLines.length >= world.facts.length, `${faqLines.length} question lines for ${world.facts.length} facts`);
+  for (const f of world.facts.slice(0, 200))
+    assert.ok(faqLines.some((l) => l.includes(` ${f.subject} `) && l.includes(` ${f.object} `)), `no trivia line for ${f.subject} → ${f.object}`);
+  for (const m of Object.values(world.mmlu))
+    for (const q of [...m.dev, ...m.test, ...m.val]) assert.ok(!faqTrain.includes(q.question.replace("?", " ?")) && !faqTrain.includes(q.question), q.question);
+  assert.ok(!train.includes("Questions about"), "off by default");
+});
+
+test("articleVersions restates every training article in another wording and keeps the first version as it was", () => {
+  const small = { people: 40, cities: 20, inventions: 10, rivers: 8 };
+  const one = buildSynthetic({ ...small, faqPages: false }).files.get("wikitext-2/train.txt")!;
+  const three = buildSynthetic({ ...small, faqPages: false, articleVersions: 3 }).files.get("wikitext-2/train.txt")!;
+  const titles = (t: string) => t.split("\n").filter((l) => /^ = [^=].* = $/.test(l));
+  const count = (xs: string[]) => xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<string, number>());
+  const c1 = count(titles(one)), c3 = count(titles(three));
+  for (const [t, n] of c1) assert.equal(c3.get(t), t === " = Everyday tools = " ? n : 3 * n, t);
+  // every paragraph of the single-version corpus is still there, and the others add new wordings
+  const lines3 = new Set(three.split("\n"));
+  assert.ok(one.split("\n").every((l) => lines3.has(l)));
+  assert.ok(new Set(three.split("\n")).size > 1.5 * new Set(one.split("\n")).size, "the versions are worded differently");
 });
 
 test("held-out people appear only in valid/test; PIQA's right tool is stated for its task in train", () => {

@@ -18,7 +18,7 @@ import { formatMmluExample } from "../../ml/eval/mmlu.ts";
 import { SIZES } from "../../pipelines/sizes.ts";
 import { contamination } from "../../stages/contamination.ts";
 import {
-  commentTexts, evalIndex, evalSets, generalParagraphs, inJigsawHeldOut, jigsawSplit, judgeTexts, mmluItems, oracleTexts, STATEMENT_SEP, toxicDomainTexts, trainingSources,
+  commentTexts, evalIndex, evalSets, generalParagraphs, inJigsawHeldOut, jigsawSplit, judgeTexts, mmluItems, mmluPracticePages, oracleTexts, STATEMENT_SEP, toxicDomainTexts, trainingSources,
 } from "../../stages/corpora.ts";
 import { jigsawMix } from "../../stages/jigsawMix.ts";
 import { mix } from "../../stages/mix.ts";
@@ -113,7 +113,8 @@ const checkStudyData = async (e: Engine, size: "small" | "base", data: (p: Build
     ["mix prompts", JSON.parse(readFileSync(join(dir("mix"), "prompts.json"), "utf8")) as string[]],
     ["jigsaw text", jsonl(dir("jigsaw-text"), "train.jsonl").map((x) => x.text)],
     ["jigsaw classifier", jsonl(dir("jigsaw-classifier"), "train.jsonl").map((x) => `${x.prompt}${x.text}`)],
-    ["pretraining general", pretrainExamples(dataDir, false, 4, 1).filter((x) => x.domain === "general").map((x) => x.text)],
+    ["pretraining general", pretrainExamples(dataDir, { clean: false, threadSize: 4, seed: 1 }).filter((x) => x.domain === "general").map((x) => x.text)],
+    ["pretraining practice pages", mmluPracticePages(dataDir)],
     ["oracle", oracleTexts(dataDir).map((t) => t.text)],
     ["pretraining comments", commentTexts(dataDir).map((t) => t.text)],
     ["evaluation judge", judgeTexts(dataDir, 100_000, 1).map((t) => t.text)],
@@ -182,7 +183,7 @@ const checkJigsawPool = (dataDir: string) => {
     assert.equal(trainSplit.map((t) => jigsawTrainingText(t, maxChars)).filter((t) => poolTexts.has(t)).length, 0);
   }
   // pretraining threads: no pool comment is one of a thread's comments
-  const threads = pretrainExamples(dataDir, false, 4, 1).filter((x) => x.domain === "toxic").map((x) => `\n${x.text}\n`);
+  const threads = pretrainExamples(dataDir, { clean: false, threadSize: 4, seed: 1 }).filter((x) => x.domain === "toxic").map((x) => `\n${x.text}\n`);
   assert.equal(pool.filter((p) => threads.some((th) => th.includes(`\n${p.text}\n`))).length, 0);
 };
 

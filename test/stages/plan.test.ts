@@ -7,7 +7,7 @@ import { ablations } from "../../pipelines/ablations.ts";
 import { paper } from "../../pipelines/paper.ts";
 import { seeds } from "../../pipelines/seeds.ts";
 import { smoke } from "../../pipelines/smoke.ts";
-import { judgeBudget, SIZE_NAMES, SIZES } from "../../pipelines/sizes.ts";
+import { JUDGE_MAX_CONTEXT, judgeBudget, SIZE_NAMES, SIZES } from "../../pipelines/sizes.ts";
 
 type StageNode = Extract<PlanNode, { kind: "stage" }>;
 const node = (p: Plan, id: string): StageNode => {
@@ -124,7 +124,7 @@ test("the judge's budget is derived from the base's: wider, deeper, at least 2×
   // Hand-worked: a grown base (d 256, 8 heads of 32, 6 blocks, 2,000 steps; I = 3 × 400 + RL 500).
   const preset = { ...SIZES.small, arch: { dModel: 256, nLayers: 6, nHeads: 8, contextLength: 256 }, pretrain: { steps: 2000, batchSize: 32, lr: 5e-4 }, iterations: 3, finetune: { ...SIZES.small.finetune, steps: 400 }, rl: { ...SIZES.small.rl, steps: 500 } };
   assert.deepEqual(judgeBudget(preset), {
-    judgeArch: { dModel: 384, nLayers: 7, nHeads: 12, contextLength: 256 },
+    judgeArch: { dModel: 384, nLayers: 7, nHeads: 12, contextLength: JUDGE_MAX_CONTEXT }, // 256 capped at 128
     judge: { steps: 4000, batchSize: 32, lr: 5e-4 },
   });
   // A long fine-tuning chain outgrows 2× pretraining: 2,000 + 3 × 1,000 + 500 = 5,500 steps.
@@ -134,7 +134,7 @@ test("the judge's budget is derived from the base's: wider, deeper, at least 2×
   for (const n of SIZE_NAMES) {
     const S = SIZES[n];
     assert.ok(S.judgeArch.dModel > S.arch.dModel && S.judgeArch.nLayers > S.arch.nLayers && S.judgeArch.dModel % S.judgeArch.nHeads === 0, n);
-    assert.equal(S.judgeArch.contextLength, S.arch.contextLength, n);
+    assert.equal(S.judgeArch.contextLength, Math.min(S.arch.contextLength, JUDGE_MAX_CONTEXT), n);
     assert.ok(S.judge.steps >= 2 * S.pretrain.steps && S.judge.steps >= S.pretrain.steps + S.iterations * S.finetune.steps + S.rl.steps, n);
     // The planned judge instance trains on exactly that budget.
     const j = node(plan(paper, { overrides: [`paper.size=${n}`] }), "judge-lm");
