@@ -6,14 +6,14 @@
 // jobs are recorded in the `jobs` table, so a restarted head re-attaches to them instead of resubmitting.
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { Data } from "effect";
 import type { Engine } from "./Runner.ts";
 import { workerBundle } from "./Runner.ts";
 import type { Job, Sink } from "./Exec.ts";
 import type { ExecResult, Executor, Resources } from "./Executor.ts";
 import { latestJob, recordJob, updateJob, type JobRow } from "./JobStore.ts";
-import { collectStaged, createStaging, discardStaging, readEvents, readStagedResult, relay } from "./Staging.ts";
+import { collectStaged, createStaging, discardStaging, readEvents, readStagedResult, relay, stagingRoot } from "./Staging.ts";
 
 /** A Slurm client command failed or timed out (controller down, bad option, unknown partition, …). */
 export class SlurmCommandFailed extends Data.TaggedError("SlurmCommandFailed")<{
@@ -150,6 +150,8 @@ export const sbatchArgs = (r: Resources, o: SlurmOptions): string[] => [
   ...(o.sbatchArgs ?? []),
 ];
 
+const logName = (instanceId: string): string => instanceId.replace(/[^\w.=,+-]/g, "_").slice(0, 80);
+
 /** Slurm job names: the instance id, with characters outside a safe set replaced, cut to 120 characters. */
 export const jobName = (instanceId: string): string => `acft:${instanceId.replace(/[^\w.,=:+@\[\]-]/g, "_")}`.slice(0, 120);
 
@@ -262,12 +264,43 @@ export const slurmExecutor = (engine: Engine, opts: SlurmOptions): Executor => {
     });
   };
 
+  const release = (jobId: string) => slurmCall("scontrol", ["release", jobId], timeoutMs);
+
+  /**
+   * A job that a head killed between `sbatch` and recording it left behind. Jobs are submitted held
+   * and released only once recorded, so such a job is still pending, held, and found by its name; its
+   * comment names its staging directory, whose job.json says which cache key it computes.
+   */
+  const orphan = async (job: Job, runId: number): Promise<JobRow | undefined> => {
+    const text = await slurmCall("squeue", ["--noheader", "--states=PENDING", `--name=${jobName(job.instanceId)}`, "--format=%i|%r|%k"], timeoutMs);
+    for (const line of text.split("\n")) {
+      const [jobId, reason, comment] = line.trim().split("|");
+      if (!jobId || reason !== "JobHeldUser" || !comment || comment.includes("/")) continue;
+      const staging = join(stagingRoot(engine.root), comment);
+      const staged = existsSync(join(staging, "job.json")) ? (JSON.parse(readFileSync(join(staging, "job.json"), "utf8")) as Job) : undefined;
+      if (staged?.key !== job.key) continue;
+      const logPattern = join(logs, `${logName(job.instanceId)}.%j.log`);
+      const row: JobRow = { job_id: jobId, run_id: runId, instance_id: job.instanceId, cache_key: job.key, staging, log: logPattern.replace("%j", jobId), state: "PENDING", node: "" };
+      recordJob(engine.db, "slurm", row);
+      return row;
+    }
+    return undefined;
+  };
+
   /** A job of an earlier head for this key that is still queued or running, or finished with a result. */
-  const reattachable = async (key: string): Promise<JobRow | undefined> => {
+  const reattachable = async (job: Job, runId: number): Promise<JobRow | undefined> => {
+    const key = job.key;
     const prev = latestJob(engine.db, "slurm", key);
-    if (!prev || !existsSync(prev.staging)) return undefined;
+    if (!prev || !existsSync(prev.staging)) {
+      const found = await orphan(job, runId);
+      if (found) await release(found.job_id);
+      return found;
+    }
     const live = (await squeue([prev.job_id], timeoutMs)).get(prev.job_id);
-    if (live && isActive(live.state)) return prev;
+    if (live && isActive(live.state)) {
+      if (live.reason === "JobHeldUser") await release(prev.job_id); // recorded, but its head died before releasing it
+      return prev;
+    }
     if (readStagedResult(prev.staging)?.ok) return prev; // finished while no head watched
     // Ended without a result while no head watched: record how, drop what it wrote, submit anew.
     const info = (await jobDetails(prev.job_id, timeoutMs)) ?? live;
@@ -280,7 +313,7 @@ export const slurmExecutor = (engine: Engine, opts: SlurmOptions): Executor => {
     name: "slurm",
     runsInline: false,
     execute: async (job, sink, ctx) => {
-      const prev = await reattachable(job.key);
+      const prev = await reattachable(job, ctx.runId);
       if (prev) {
         sink.log(`re-attached to Slurm job ${prev.job_id} (submitted by run ${prev.run_id}); log ${prev.log}`);
         updateJob(engine.db, "slurm", prev.job_id, { runId: ctx.runId });
@@ -290,8 +323,10 @@ export const slurmExecutor = (engine: Engine, opts: SlurmOptions): Executor => {
       const jobFile = join(staged.dir, "job.json");
       writeFileSync(join(staged.dir, "job.sh"), script(staged.job, jobFile), { mode: 0o755 });
       mkdirSync(logs, { recursive: true });
-      const logPattern = join(logs, `${job.instanceId.replace(/[^\w.=,+-]/g, "_").slice(0, 80)}.%j.log`);
-      const args = ["--parsable", "--no-requeue", `--job-name=${jobName(job.instanceId)}`, `--output=${logPattern}`, `--chdir=${process.cwd()}`,
+      const logPattern = join(logs, `${logName(job.instanceId)}.%j.log`);
+      // Held until recorded: a head killed in between leaves a job that cannot run, which the next head
+      // finds by its name and comment (`orphan`) instead of submitting the instance a second time.
+      const args = ["--parsable", "--no-requeue", "--hold", `--comment=${basename(staged.dir)}`, `--job-name=${jobName(job.instanceId)}`, `--output=${logPattern}`, `--chdir=${process.cwd()}`,
         ...sbatchArgs(ctx.resources, opts), join(staged.dir, "job.sh")];
       let out: string;
       try {
@@ -301,9 +336,12 @@ export const slurmExecutor = (engine: Engine, opts: SlurmOptions): Executor => {
         throw e;
       }
       const jobId = out.trim().split(";")[0];
+      if (process.env.ACFT_TEST_KILL_AT === "submitted") process.kill(process.pid, "SIGKILL"); // tests: a head dying in the window
       const row: JobRow = { job_id: jobId, run_id: ctx.runId, instance_id: job.instanceId, cache_key: job.key, staging: staged.dir,
         log: logPattern.replace("%j", jobId), state: "PENDING", node: "" };
       recordJob(engine.db, "slurm", row);
+      if (process.env.ACFT_TEST_KILL_AT === "recorded") process.kill(process.pid, "SIGKILL");
+      await release(jobId);
       sink.log(`submitted as Slurm job ${jobId}; log ${row.log}`);
       return outcome(row, staged.job, ctx.outputKind, sink);
     },

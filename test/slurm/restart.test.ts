@@ -83,3 +83,26 @@ test("two heads on one store run each instance once", { skip }, async () => {
   assert.equal(all.length, 6, JSON.stringify(all));
   assert.equal(new Set(all.map((j) => j.instance_id)).size, 6);
 });
+
+// Jobs are submitted held and released once recorded. A head killed right after `sbatch` (the job not
+// yet recorded) or right after recording it (not yet released) leaves a held job; the rerun finds it —
+// by its name and comment, or by its record — releases it and waits for it, submitting nothing twice.
+for (const at of ["submitted", "recorded"] as const) {
+  test(`a head killed once a job is ${at}: the rerun adopts the held job and submits nothing twice`, { skip }, async () => {
+    const root = tempDir();
+    const args = ["run", "demo", "--store", root, "--executor", "slurm", "--json", "--set", "demo.size=3", "--only", "count"];
+    const a = startCli(CLI, args, { ...cluster!.env, ACFT_SLURM_POLL_MS: "250", ACFT_TEST_KILL_AT: at });
+    assert.notEqual(await a.done, 0, "the head was killed");
+    const held = () => cluster!.client("squeue", ["--noheader", "--states=PENDING", "--name=acft:count", "--format=%i|%T|%r"]).trim().split("\n").filter(Boolean);
+    assert.equal(held().length, 1, held().join("; "));
+    assert.match(held()[0], /\|PENDING\|JobHeldUser$/);
+    const orphanId = held()[0].split("|")[0];
+    assert.equal(jobs(root).length, at === "submitted" ? 0 : 1, "recorded only after sbatch returned");
+    const b = start(args);
+    assert.equal(await b.done, 0, b.stderr);
+    assert.match(b.stderr + b.stdout, new RegExp(`re-attached to Slurm job ${orphanId}`));
+    assert.deepEqual(jobs(root).map((j) => [j.job_id, j.instance_id, j.state]), [[orphanId, "count", "COMPLETED"]]);
+    await until(() => completions("count").some((l) => l.startsWith(`JobId=${orphanId} `)), "the adopted job's completion record");
+    assert.equal(held().length, 0);
+  });
+}
