@@ -28,8 +28,8 @@ export const ablations = definePipeline({
     const evalBoth = (name: string, model: Parameters<typeof evaluate>[3]) =>
       ({ ...evaluate(p, u, name, model, false), ToxVal: evaluateToxicitySplit(p, u, name, model, "validation") });
     const table = (name: string, column: string, entries: [string, ReturnType<typeof evalBoth>][]) =>
-      p.add(ablationTableStage(name, column, entries.map(([l]) => l)), {
-        id: `${name}-table`, inputs: Object.fromEntries(entries.flatMap(([l, e]) => [[`${l}Tox`, e.Tox!], [`${l}ToxVal`, e.ToxVal], [`${l}Ppl`, e.Ppl!]])) as never,
+      p.add(ablationTableStage(entries.map(([l]) => l)), {
+        id: `${name}-table`, params: { table: name, column }, inputs: Object.fromEntries(entries.flatMap(([l, e]) => [[`${l}Tox`, e.Tox!], [`${l}ToxVal`, e.ToxVal], [`${l}Ppl`, e.Ppl!]])) as never,
       });
     // Sequential vs parallel (adaptive, default λ): quality and the critical-path wall-clock.
     const seq = chain("ours-ad-seq", "sequential"), par = chain("ours-ad-par", "parallel");

@@ -45,3 +45,6 @@ export const seedsTableStage = (seeds: readonly number[]) =>
         return rows;
       }),
   });
+
+/** What batch-job workers (`--executor slurm`) import: they find a stage by module and name; `run` reads the seeds from its inputs. */
+export const seedsTable = seedsTableStage([]);

@@ -169,3 +169,19 @@ test("--judge-model: the judge is the imported checkpoint (an external input), t
   }
   assert.equal(node(plan(paper), "judge-lm").stage.name, "judge");
 });
+
+test("every stage instance of every pipeline is one a batch-job worker can load: exported by its module under its name, same version", async () => {
+  const { pipelines } = await import("../../pipelines/index.ts");
+  const { findStage } = await import("../../engine/Worker.ts");
+  const seen = new Set<string>();
+  for (const pl of pipelines)
+    for (const n of plan(pl).nodes) {
+      if (n.kind !== "stage") continue;
+      const k = `${n.stage.module}#${n.stage.name}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      const found = await findStage((url) => import(url), n.stage.module, n.stage.name);
+      assert.equal(found.version, n.stage.version, k);
+    }
+  assert.ok([...seen].some((k) => k.endsWith("#ablationTable")) && [...seen].some((k) => k.endsWith("#seedsTable")) && [...seen].some((k) => k.endsWith("#schedules")));
+});
