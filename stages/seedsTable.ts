@@ -9,7 +9,7 @@ import { tInterval } from "../ml/stats.ts";
 import { syncStage } from "./common.ts";
 import { Table1Row } from "./table1.ts";
 
-const METRIC_COLUMNS = ["toxicity_pct", "toxicity_mean", "mmlu", "commonsense", "perplexity"] as const;
+const METRIC_COLUMNS = ["toxicity_pct", "toxicity_mean", "oracle_toxicity_pct", "oracle_toxicity_mean", "mmlu", "mmlu_mcf", "mmlu_cf", "commonsense", "perplexity"] as const;
 /** Coverage of the interval across seeds. */
 export const SEEDS_LEVEL = 0.95;
 
@@ -23,7 +23,7 @@ export const acrossSeeds = (xs: readonly number[]): { mean: number; std: number;
 export const seedsTableStage = (seeds: readonly number[]) =>
   defineStage({
     name: "seedsTable",
-    version: 2,
+    version: 3,
     description: "Table 1 as mean ± std and 95 % t interval over seeds",
     module: import.meta.url,
     process: "inline",
