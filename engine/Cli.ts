@@ -226,14 +226,14 @@ const tablesCommand: Command = {
 
 const gcCommand: Command = {
   name: "gc",
-  summary: "remove artifacts no recent run or current pipeline plan references",
+  summary: "remove artifacts no recent run or current pipeline plan references, abandoned checkpoints and old job logs",
   usage: "acft gc [--keep-runs N] [--dry-run]",
   options: { "keep-runs": { type: "string" }, "dry-run": { type: "boolean" } },
   run: async (ctx) => {
     const plans = [...ctx.pipelines.keys()].map((name) => ctx.plan(name));
     const r = gc(ctx.engine(), plans, intFlag(ctx.values["keep-runs"], "keep-runs", 0) ?? 10, Boolean(ctx.values["dry-run"]));
     if (ctx.json) ctx.out(JSON.stringify(r) + "\n");
-    else ctx.out(`${ctx.values["dry-run"] ? "would remove" : "removed"} ${r.removed} artifact(s), kept ${r.kept}, freed ${(r.freedBytes / 1048576).toFixed(2)} MiB${r.staleLocks ? `, ${ctx.values["dry-run"] ? "would clear" : "cleared"} ${r.staleLocks} stale lock(s)` : ""}\n`);
+    else ctx.out(`${ctx.values["dry-run"] ? "would remove" : "removed"} ${r.removed} artifact(s), kept ${r.kept}, freed ${(r.freedBytes / 1048576).toFixed(2)} MiB${r.staleLocks ? `, ${ctx.values["dry-run"] ? "would clear" : "cleared"} ${r.staleLocks} stale lock(s)` : ""}${r.checkpoints ? `, ${r.checkpoints} abandoned checkpoint(s)` : ""}${r.logs ? `, ${r.logs} old job log(s)` : ""}\n`);
     return 0;
   },
 };

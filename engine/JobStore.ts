@@ -44,3 +44,7 @@ export const jobsInFlight = (db: RunStore, active: (state: string) => boolean): 
 /** Number of jobs ever submitted for a cache key (tests: no duplicate submissions). */
 export const jobsForKey = (db: RunStore, key: string): JobRow[] =>
   db.db.prepare("SELECT * FROM jobs WHERE cache_key=? ORDER BY submitted_at, rowid").all(key) as JobRow[];
+
+/** Log paths of the jobs submitted by the last `n` runs. */
+export const jobLogsOfRuns = (db: RunStore, n: number): string[] =>
+  (db.db.prepare("SELECT log FROM jobs WHERE run_id IN (SELECT run_id FROM runs ORDER BY run_id DESC LIMIT ?)").all(n) as Array<{ log: string }>).map((r) => r.log);

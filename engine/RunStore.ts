@@ -318,6 +318,12 @@ export class RunStore {
     return rows.filter((r) => holderGone(r, alive, staleMs));
   }
 
+  /** Locks whose holder is still there. */
+  heldLocks(alive: (pid: number) => boolean, staleMs: number): Array<Holder & { cache_key: string }> {
+    const rows = this.db.prepare("SELECT cache_key, instance_id, pid, host, heartbeat_ms FROM locks").all() as Array<Holder & { cache_key: string }>;
+    return rows.filter((r) => !holderGone(r, alive, staleMs));
+  }
+
   /** Remove the locks whose holder is gone; returns how many. */
   cleanLocks(alive: (pid: number) => boolean, staleMs: number): number {
     const del = this.db.prepare("DELETE FROM locks WHERE cache_key=? AND pid=? AND heartbeat_ms=?");

@@ -326,3 +326,43 @@ test("a clean-up that fails does not replace the stage's own error", async (t) =
     for (const m of mounts) spawnSync("umount", [m]);
   }
 });
+
+test("gc removes checkpoints no rerun can resume from and job logs of old runs; keeps what a rerun or a live job needs", async () => {
+  const root = tempDir();
+  await run(root);
+  const { gc } = await import("../../engine/Gc.ts");
+  const { status } = await import("../../engine/Status.ts");
+  const { recordJob } = await import("../../engine/JobStore.ts");
+  const e = new Engine(root);
+  const ck = (key: string) => join(root, "store", "checkpoints", key);
+  // a plan under which instance `a` is not cached (a value no fixture pipeline uses): a rerun could resume from its checkpoint
+  const stalePlan = plan(chain, { overrides: ["chain.a=987654"] });
+  const staleKey = status(e, stalePlan).find((x) => x.status === "stale" && x.key)!.key!;
+  for (const k of [staleKey, "k-locked", "k-abandoned"]) (mkdirSync(ck(k), { recursive: true }), writeFileSync(join(ck(k), "state.bin"), "12345"));
+  e.db.db.prepare("INSERT INTO locks VALUES ('k-locked', 'y', ?, ?, 't', '', ?)").run(process.pid, (await import("node:os")).hostname(), Date.now());
+  const logs = join(root, "logs", "slurm");
+  mkdirSync(logs, { recursive: true });
+  const runId = e.db.startRun("chain", "run chain");
+  for (const [id, state] of [["1", "COMPLETED"], ["2", "RUNNING"]] as const) {
+    writeFileSync(join(logs, `x.${id}.log`), "log");
+    recordJob(e.db, "slurm", { job_id: id, run_id: runId, instance_id: "x", cache_key: `k${id}`, staging: "/nonexistent", log: join(logs, `x.${id}.log`), state, node: "" });
+  }
+  writeFileSync(join(logs, "old.9.log"), "an older run's log");
+  try {
+    const dry = gc(e, [stalePlan], 1, true);
+    assert.deepEqual([dry.checkpoints, dry.logs], [1, 1], JSON.stringify(dry));
+    assert.ok(existsSync(ck("k-abandoned")) && existsSync(join(logs, "old.9.log")), "a dry run removes nothing");
+    const g = gc(e, [stalePlan], 1);
+    assert.deepEqual([g.checkpoints, g.logs], [1, 1]);
+    assert.deepEqual([staleKey, "k-locked", "k-abandoned"].map((k) => existsSync(ck(k))), [true, true, false]);
+    assert.deepEqual(readdirSync(logs).sort(), ["x.1.log", "x.2.log"]);
+    // with no run kept, only the job in flight keeps its log
+    assert.equal(gc(e, [stalePlan], 0).logs, 1);
+    assert.deepEqual(readdirSync(logs), ["x.2.log"]);
+  } finally {
+    e.close();
+  }
+  // the CLI reports them; under its own (default) plans the stale key's checkpoint is abandoned too
+  const out = await cli(["gc", "--store", root]);
+  assert.match(out.out, /, 1 abandoned checkpoint\(s\)/);
+});
